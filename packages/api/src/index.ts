@@ -1,0 +1,3 @@
+export * from "./errors.js";
+export * from "./stdcopy.js";
+export * from "./log.js";
