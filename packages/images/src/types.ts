@@ -46,6 +46,12 @@ export interface ImageRecord {
   size: number; // sum of uncompressed layer sizes
   history: HistoryEntry[];
   parent?: string;
+  /** Uncompressed size of each layer (as dockerd's DiffSize: file bytes + symlink target lengths), same order as diffIds. */
+  layerSizes?: number[];
+  /** Digest of the platform-specific manifest that was pulled (stored as a blob). */
+  manifestDigest?: string;
+  /** RFC3339 time of the last `docker tag` on this image (Metadata.LastTagTime). */
+  lastTagTime?: string;
 }
 
 /** docker's X-Registry-Auth payload (already base64-decoded and parsed). */

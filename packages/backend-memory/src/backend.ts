@@ -1,0 +1,168 @@
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { badRequest, DockerError } from "@sockerless/api";
+import type { Backend, ExecSpec, RunningProcess, RunSpec } from "@sockerless/engine";
+import type { ImageStore } from "@sockerless/images";
+import { resolveCommand, spawnSandbox, type SandboxSpec } from "@sockerless/sandbox";
+import { exportTar, getArchive, putArchive, statPath, type FsView } from "./archive.js";
+import { diffTrees } from "./changes.js";
+
+/** Files the daemon manages in every container; not reported by `docker diff`. */
+const MANAGED = new Set(["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"]);
+
+export interface MemoryBackendOptions {
+  dataRoot: string;
+  images: ImageStore;
+  /** Kill a container's process after this long (ms); undefined = no limit. */
+  maxRunMs?: number;
+  /** Upper bound of interpreter memory for any container, bytes. */
+  maxMemoryBytes?: number;
+}
+
+/**
+ * The embedded backend: a container's filesystem is a real directory (the image's unpacked
+ * layers copied, then written to), and its processes run in the in-process bash sandbox.
+ */
+export class MemoryBackend implements Backend {
+  readonly name = "memory";
+  readonly capabilities = { exec: true, attach: true, archive: true, pause: false, hostBinds: true, tty: true };
+  private readonly running = new Map<string, number>(); // container id -> live processes
+
+  constructor(private readonly opts: MemoryBackendOptions) {}
+
+  private rootfs(id: string) {
+    return path.join(this.opts.dataRoot, "memory", id, "rootfs");
+  }
+
+  private view(spec: RunSpec): FsView {
+    return { rootfs: this.rootfs(spec.id), mounts: spec.mounts, containerId: spec.id };
+  }
+
+  async prepare(spec: RunSpec): Promise<void> {
+    const root = this.rootfs(spec.id);
+    try {
+      await fs.access(root);
+    } catch {
+      const image = await this.opts.images.rootfsPath(spec.imageId);
+      const tmp = root + ".tmp";
+      await fs.rm(tmp, { recursive: true, force: true });
+      await fs.mkdir(path.dirname(root), { recursive: true });
+      await fs.cp(image, tmp, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+      await fs.rename(tmp, root);
+    }
+    await this.writeManagedFiles(spec);
+    for (const m of spec.mounts) await fs.mkdir(path.join(root, m.containerPath), { recursive: true }).catch(() => {});
+    if (spec.cwd && spec.cwd !== "/") await fs.mkdir(path.join(root, spec.cwd), { recursive: true }).catch(() => {});
+  }
+
+  private async writeManagedFiles(spec: RunSpec) {
+    const etc = path.join(this.rootfs(spec.id), "etc");
+    await fs.mkdir(etc, { recursive: true });
+    await fs.writeFile(path.join(etc, "hosts"), spec.hosts.join("\n") + "\n");
+    await fs.writeFile(path.join(etc, "hostname"), spec.hostname + "\n");
+    await fs.writeFile(path.join(etc, "resolv.conf"), "# the memory backend has no network\n");
+  }
+
+  private sandboxSpec(spec: RunSpec, over: Partial<SandboxSpec>): SandboxSpec {
+    const limits: SandboxSpec["limits"] = {};
+    const mem = Math.min(spec.memoryBytes ?? Infinity, this.opts.maxMemoryBytes ?? Infinity);
+    if (Number.isFinite(mem)) limits.memoryBytes = mem;
+    if (this.opts.maxRunMs) limits.timeoutMs = this.opts.maxRunMs;
+    return {
+      rootfs: this.rootfs(spec.id),
+      mounts: spec.mounts.map((m) => ({ hostPath: m.hostPath, containerPath: m.containerPath, readOnly: m.readOnly })),
+      argv: spec.argv,
+      env: spec.env,
+      cwd: spec.cwd,
+      user: spec.user,
+      hostname: spec.hostname,
+      tty: spec.tty,
+      openStdin: spec.openStdin,
+      isInit: true,
+      limits,
+      ...over,
+    };
+  }
+
+  private track(id: string, proc: RunningProcess): RunningProcess {
+    this.running.set(id, (this.running.get(id) ?? 0) + 1);
+    proc.exited.then(() => this.running.set(id, Math.max(0, (this.running.get(id) ?? 1) - 1)));
+    return proc;
+  }
+
+  async start(spec: RunSpec): Promise<RunningProcess> {
+    await this.prepare(spec);
+    const sspec = this.sandboxSpec(spec, {});
+    const cmd = await resolveCommand(sspec);
+    if (cmd.kind === "missing") {
+      throw badRequest(
+        `failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "${spec.argv[0]}": executable file not found in $PATH: unknown`,
+      );
+    }
+    if (cmd.kind === "elf") {
+      throw new DockerError(
+        400,
+        `failed to start container: sandbox: cannot run ELF binary "${spec.argv[0]}": the memory backend runs shell scripts and built-in commands only`,
+      );
+    }
+    return this.track(spec.id, spawnSandbox(sspec));
+  }
+
+  async exec(spec: RunSpec, exec: ExecSpec): Promise<RunningProcess> {
+    const sspec = this.sandboxSpec(spec, {
+      argv: exec.Cmd,
+      env: exec.Env,
+      cwd: exec.WorkingDir,
+      user: exec.User,
+      tty: exec.Tty,
+      openStdin: exec.OpenStdin,
+      isInit: false,
+    });
+    return this.track(spec.id, spawnSandbox(sspec));
+  }
+
+  async remove(id: string): Promise<void> {
+    this.running.delete(id);
+    await fs.rm(path.join(this.opts.dataRoot, "memory", id), { recursive: true, force: true });
+  }
+
+  statPath(spec: RunSpec, p: string) {
+    return statPath(this.view(spec), p);
+  }
+
+  getArchive(spec: RunSpec, p: string) {
+    return getArchive(this.view(spec), p);
+  }
+
+  async putArchive(spec: RunSpec, p: string, tar: import("node:stream").Readable, opts: { noOverwriteDirNonDir: boolean }) {
+    await this.prepare(spec);
+    return putArchive(this.view(spec), p, tar, opts);
+  }
+
+  async exportFs(spec: RunSpec) {
+    return exportTar(this.rootfs(spec.id));
+  }
+
+  async changes(spec: RunSpec) {
+    const image = await this.opts.images.rootfsPath(spec.imageId);
+    const ignore = new Set([...MANAGED, ...spec.mounts.map((m) => m.containerPath)]);
+    return diffTrees(image, this.rootfs(spec.id), ignore);
+  }
+
+  async sizeRw(spec: RunSpec): Promise<number> {
+    // What the container wrote: sizes of files added or changed against its image.
+    const root = this.rootfs(spec.id);
+    let total = 0;
+    for (const ch of await this.changes(spec)) {
+      if (ch.Kind === 2) continue;
+      const st = await fs.lstat(path.join(root, ch.Path)).catch(() => undefined);
+      if (st?.isFile()) total += st.size;
+    }
+    return total;
+  }
+
+  stats(id: string) {
+    // The sandbox cannot measure per-container CPU or memory; only the process count is real.
+    return { cpuNanos: 0, memoryBytes: 0, pids: this.running.get(id) ?? 0 };
+  }
+}

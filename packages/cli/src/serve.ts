@@ -1,0 +1,59 @@
+import os from "node:os";
+import path from "node:path";
+import { log } from "@sockerless/api";
+import { MemoryBackend } from "@sockerless/backend-memory";
+import { Engine } from "@sockerless/engine";
+import { ImageStore } from "@sockerless/images";
+import { createDockerServer, listenOn, type Listener } from "@sockerless/server";
+
+export interface ServeOptions {
+  host: string[];
+  dataRoot: string;
+  insecureRegistry: string[];
+  registryMirror: string[];
+  backend: string;
+  logLevel: string;
+  maxRunSeconds?: number;
+  maxMemory?: number;
+}
+
+export const defaultDataRoot = () =>
+  process.env.SOCKERLESS_DATA_ROOT ?? path.join(process.env.XDG_DATA_HOME ?? path.join(os.homedir(), ".local", "share"), "sockerless");
+
+export interface RunningDaemon {
+  engine: Engine;
+  listeners: Listener[];
+  stop(): Promise<void>;
+}
+
+/** Start the daemon: engine + backend + one HTTP server per -H address. */
+export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
+  log.level = opts.logLevel;
+  const dataRoot = path.resolve(opts.dataRoot);
+  const registry = { insecureRegistries: opts.insecureRegistry, mirrors: opts.registryMirror };
+  if (opts.backend !== "memory") {
+    throw new Error(`unknown backend "${opts.backend}": this build supports: memory`);
+  }
+  // The backend and the engine share one image store.
+  const images = new ImageStore(path.join(dataRoot, "images"), registry);
+  const backend = new MemoryBackend({
+    dataRoot,
+    images,
+    maxRunMs: opts.maxRunSeconds ? opts.maxRunSeconds * 1000 : undefined,
+    maxMemoryBytes: opts.maxMemory,
+  });
+  const engine = new Engine({ dataRoot, backend, registry, images });
+  await engine.init();
+  const hosts = opts.host.length ? opts.host : [`unix://${path.join(dataRoot, "sockerless.sock")}`];
+  const servers = hosts.map(() => createDockerServer(engine));
+  const listeners: Listener[] = [];
+  for (let i = 0; i < hosts.length; i++) listeners.push(await listenOn(servers[i], hosts[i]));
+  return {
+    engine,
+    listeners,
+    async stop() {
+      await Promise.all(servers.map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); })));
+      await Promise.all(listeners.map((l) => l.close()));
+    },
+  };
+}

@@ -1,0 +1,113 @@
+import path from "node:path";
+import { badRequest } from "@sockerless/api";
+import type { ImageRecord } from "@sockerless/images";
+import type { ContainerConfig, HostConfig, MountSpec } from "./types.js";
+
+/** Env merged by key: the container's values win, the image's others (PATH among them) survive. */
+export function mergeEnv(imageEnv: string[] | undefined, env: string[] | null | undefined): string[] {
+  const out = new Map<string, string>();
+  for (const e of [...(imageEnv ?? []), ...(env ?? [])]) {
+    const i = e.indexOf("=");
+    out.set(i < 0 ? e : e.slice(0, i), e);
+  }
+  return [...out.values()];
+}
+
+/** Fill a create request's config from the image the way dockerd does. */
+export function applyImageConfig(cfg: ContainerConfig, image: ImageRecord): ContainerConfig {
+  const ic = image.config;
+  const out: ContainerConfig = { ...cfg };
+  out.Env = mergeEnv(ic.Env, cfg.Env);
+  // An explicit Entrypoint drops the image's Cmd; otherwise Cmd falls back to the image's.
+  if (!cfg.Entrypoint || cfg.Entrypoint.length === 0) {
+    out.Entrypoint = ic.Entrypoint ?? null;
+    if (!cfg.Cmd || cfg.Cmd.length === 0) out.Cmd = ic.Cmd ?? null;
+  } else if (!cfg.Cmd) {
+    out.Cmd = null;
+  }
+  if (!cfg.WorkingDir) out.WorkingDir = ic.WorkingDir ?? "";
+  if (!cfg.User) out.User = ic.User ?? "";
+  const ports = { ...(ic.ExposedPorts ?? {}), ...(cfg.ExposedPorts ?? {}) };
+  if (Object.keys(ports).length) out.ExposedPorts = ports;
+  else delete out.ExposedPorts;
+  const volumes = { ...(ic.Volumes ?? {}), ...(cfg.Volumes ?? {}) };
+  out.Volumes = Object.keys(volumes).length ? volumes : null;
+  out.Labels = { ...(ic.Labels ?? {}), ...(cfg.Labels ?? {}) };
+  if (!cfg.Healthcheck && ic.Healthcheck) out.Healthcheck = ic.Healthcheck;
+  if (!cfg.StopSignal && ic.StopSignal) out.StopSignal = ic.StopSignal;
+  if (!cfg.OnBuild) out.OnBuild = null;
+  return out;
+}
+
+export function validateCreate(cfg: ContainerConfig, host: HostConfig): void {
+  const argv = [...(cfg.Entrypoint ?? []), ...(cfg.Cmd ?? [])];
+  if (argv.length === 0) throw badRequest("no command specified");
+  const rp = host.RestartPolicy;
+  if (rp && rp.Name && !["no", "always", "unless-stopped", "on-failure"].includes(rp.Name)) {
+    throw badRequest(`invalid restart policy: unknown policy '${rp.Name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
+  }
+  if (rp && rp.Name !== "on-failure" && (rp.MaximumRetryCount ?? 0) > 0) {
+    throw badRequest(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
+  }
+  if ((rp?.MaximumRetryCount ?? 0) < 0) throw badRequest("invalid restart policy: maximum retry count cannot be negative");
+  if (host.AutoRemove && rp && rp.Name && rp.Name !== "no") {
+    throw badRequest("conflicting options: cannot specify both --restart and --rm");
+  }
+  if (cfg.Env) {
+    for (const e of cfg.Env) if (typeof e !== "string") throw badRequest("invalid environment variable: not a string");
+  }
+  const hc = cfg.Healthcheck;
+  if (hc) {
+    for (const k of ["Interval", "Timeout", "StartPeriod"] as const) {
+      const v = hc[k];
+      if (v !== undefined && v !== 0 && v < 1_000_000) {
+        throw badRequest(`${k} in Healthcheck cannot be less than 1ms`);
+      }
+    }
+    if (hc.Retries !== undefined && hc.Retries < 0) throw badRequest("Retries in Healthcheck cannot be negative");
+  }
+}
+
+/** Mounts requested by Binds, Mounts, Tmpfs and the image's/config's anonymous Volumes. */
+export interface WantedMount {
+  type: "bind" | "volume" | "tmpfs";
+  source: string; // host path for binds, volume name ("" = anonymous) for volumes
+  target: string;
+  readOnly: boolean;
+}
+
+export function wantedMounts(cfg: ContainerConfig, host: HostConfig): WantedMount[] {
+  const out = new Map<string, WantedMount>();
+  const add = (m: WantedMount) => {
+    if (!path.posix.isAbsolute(m.target)) throw badRequest(`invalid mount config: mount path must be absolute: ${m.target}`);
+    const t = path.posix.normalize(m.target);
+    if (t === "/") throw badRequest("invalid specification: destination can't be '/'");
+    const prev = out.get(t);
+    if (prev && prev.source !== "") throw badRequest(`Duplicate mount point: ${t}`);
+    out.set(t, { ...m, target: t });
+  };
+  for (const v of Object.keys(cfg.Volumes ?? {})) out.set(path.posix.normalize(v), { type: "volume", source: "", target: v, readOnly: false });
+  for (const b of host.Binds ?? []) {
+    const parts = b.split(":");
+    if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) throw badRequest(`invalid volume specification: '${b}'`);
+    const [src, dst, mode = ""] = parts;
+    const opts = mode.split(",").filter(Boolean);
+    for (const o of opts) {
+      if (!["ro", "rw", "z", "Z", "nocopy", "rprivate", "private", "rshared", "shared", "rslave", "slave"].includes(o)) {
+        throw badRequest(`invalid mode: ${o}`);
+      }
+    }
+    add({ type: src.startsWith("/") ? "bind" : "volume", source: src, target: dst, readOnly: opts.includes("ro") });
+  }
+  for (const m of (host.Mounts ?? []) as MountSpec[]) {
+    if (!m.Target) throw badRequest("invalid mount config: Target must not be empty");
+    if (m.Type === "bind") {
+      if (!m.Source) throw badRequest(`invalid mount config for type "bind": field Source must not be empty`);
+    } else if (m.Type !== "volume" && m.Type !== "tmpfs") {
+      throw badRequest(`invalid mount config for type "${m.Type}": mount type unknown`);
+    }
+    add({ type: m.Type, source: m.Source ?? "", target: m.Target, readOnly: !!m.ReadOnly });
+  }
+  for (const t of Object.keys(host.Tmpfs ?? {})) add({ type: "tmpfs", source: "", target: t, readOnly: false });
+  return [...out.values()];
+}

@@ -1,0 +1,265 @@
+import os from "node:os";
+import path from "node:path";
+import { conflict, noSuchImage } from "@sockerless/api";
+import { ImageStore, type ProgressMessage, type RegistryAuth, type RegistryOptions } from "@sockerless/images";
+import { ContainerManager } from "./containers.js";
+import { EventBus } from "./events.js";
+import { ExecManager } from "./exec.js";
+import { startHealthChecks, stopHealthChecks } from "./health.js";
+import { NetworkStore } from "./networks.js";
+import type { Backend } from "./types.js";
+import { checkFilterKeys, type Filters, matchLabels, parseTimeArg } from "./util.js";
+import { VolumeStore, dirSize } from "./volumes.js";
+
+export const API_VERSION = "1.44";
+export const MIN_API_VERSION = "1.24";
+export const VERSION = "0.1.0";
+
+export interface EngineOptions {
+  dataRoot: string;
+  backend: Backend;
+  registry: RegistryOptions;
+  /** The image store, shared with the backend. */
+  images: ImageStore;
+}
+
+/** The Docker engine: every Docker object and its semantics; backends only run things. */
+export class Engine {
+  readonly events = new EventBus();
+  readonly images: ImageStore;
+  readonly containers: ContainerManager;
+  readonly volumes: VolumeStore;
+  readonly networks: NetworkStore;
+  readonly execs: ExecManager;
+  readonly backend: Backend;
+  readonly startedAt = new Date();
+
+  constructor(readonly opts: EngineOptions) {
+    this.backend = opts.backend;
+    this.images = opts.images;
+    this.containers = new ContainerManager(opts.dataRoot, opts.backend, this.images, this.events);
+    this.volumes = new VolumeStore(opts.dataRoot, this.events, (name) =>
+      [...this.containers.records.values()].filter((c) => c.Mounts.some((m) => m.Name === name)).map((c) => c.Id),
+    );
+    this.networks = new NetworkStore(opts.dataRoot, this.events, (netId) => {
+      const out = new Map<string, string>();
+      for (const c of this.containers.records.values()) {
+        for (const ep of Object.values(c.Networks)) if (ep.NetworkID === netId) out.set(c.Id, ep.IPAddress ?? "");
+      }
+      return out;
+    });
+    this.containers.volumes = this.volumes;
+    this.containers.networks = this.networks;
+    this.execs = new ExecManager(this.containers, opts.backend);
+    this.containers.onStarted = (c, rt) => startHealthChecks(c, rt, this.containers, this.execs, (x) => this.containers.persist(x));
+    this.containers.onStopped = (c) => stopHealthChecks(this.containers.runtime(c.Id));
+  }
+
+  async init(): Promise<void> {
+    await this.images.init();
+    await this.volumes.init();
+    await this.containers.init();
+    await this.networks.init();
+    await this.containers.restartAfterBoot();
+  }
+
+  version() {
+    return {
+      Platform: { Name: "Sockerless" },
+      Components: [{ Name: "Engine", Version: VERSION, Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Backend: this.backend.name } }],
+      Version: VERSION,
+      ApiVersion: API_VERSION,
+      MinAPIVersion: MIN_API_VERSION,
+      GitCommit: "",
+      GoVersion: `node${process.versions.node}`,
+      Os: "linux",
+      Arch: goArch(),
+      KernelVersion: os.release(),
+      BuildTime: "",
+    };
+  }
+
+  info() {
+    const all = [...this.containers.records.values()];
+    return {
+      ID: "sockerless",
+      Containers: all.length,
+      ContainersRunning: all.filter((c) => c.State.Running && !c.State.Paused).length,
+      ContainersPaused: all.filter((c) => c.State.Paused).length,
+      ContainersStopped: all.filter((c) => !c.State.Running).length,
+      Images: this.images.list().length,
+      Driver: "sockerless",
+      DriverStatus: [["Backend", this.backend.name]],
+      Plugins: { Volume: ["local"], Network: ["bridge", "host", "null"], Authorization: null, Log: ["sockerless"] },
+      MemoryLimit: false,
+      SwapLimit: false,
+      CpuCfsPeriod: false,
+      CpuCfsQuota: false,
+      CPUShares: false,
+      CPUSet: false,
+      PidsLimit: false,
+      IPv4Forwarding: false,
+      Debug: false,
+      NFd: 0,
+      OomKillDisable: false,
+      NGoroutines: 0,
+      SystemTime: new Date().toISOString(),
+      LoggingDriver: "sockerless",
+      CgroupDriver: "none",
+      CgroupVersion: "2",
+      NEventsListener: 0,
+      KernelVersion: os.release(),
+      OperatingSystem: `Sockerless (${this.backend.name} backend)`,
+      OSVersion: "",
+      OSType: "linux",
+      Architecture: os.machine(),
+      IndexServerAddress: "https://index.docker.io/v1/",
+      RegistryConfig: {
+        InsecureRegistryCIDRs: ["127.0.0.0/8", "::1/128"],
+        IndexConfigs: {},
+        Mirrors: this.opts.registry.mirrors,
+      },
+      NCPU: os.cpus().length,
+      MemTotal: os.totalmem(),
+      DockerRootDir: this.opts.dataRoot,
+      HttpProxy: "",
+      HttpsProxy: "",
+      NoProxy: "",
+      Name: os.hostname(),
+      Labels: [] as string[],
+      ExperimentalBuild: false,
+      ServerVersion: VERSION,
+      Runtimes: { sockerless: { path: this.backend.name } },
+      DefaultRuntime: "sockerless",
+      Swarm: { NodeID: "", NodeAddr: "", LocalNodeState: "inactive", ControlAvailable: false, Error: "", RemoteManagers: null },
+      LiveRestoreEnabled: false,
+      Isolation: "",
+      InitBinary: "",
+      SecurityOptions: [] as string[],
+      Warnings: this.opts.registry.insecureRegistries.length ? [] : null,
+    };
+  }
+
+  async pull(ref: string, tag: string | undefined, auth: RegistryAuth | undefined, platform: string | undefined, onProgress: (m: ProgressMessage) => void) {
+    let full = ref;
+    if (tag) full = tag.startsWith("sha256:") ? `${ref}@${tag}` : `${ref}:${tag}`;
+    let plat;
+    if (platform) {
+      const [os_, arch, variant] = platform.split("/");
+      plat = { os: os_, architecture: arch, ...(variant ? { variant } : {}) };
+    }
+    const img = await this.images.pull(full, { auth, platform: plat, onProgress });
+    this.events.emit("image", "pull", full, { name: full });
+    return img;
+  }
+
+  listImages(filters: Filters) {
+    checkFilterKeys(filters, ["dangling", "label", "reference", "before", "since", "until"]);
+    let list = this.images.list();
+    const dangling = filters.get("dangling")?.[0];
+    if (dangling !== undefined) list = list.filter((i) => (i.repoTags.length === 0) === (dangling === "true" || dangling === "1"));
+    const refs = filters.get("reference");
+    if (refs) list = list.filter((i) => i.repoTags.some((t) => refs.some((r) => globMatch(r, t) || globMatch(r, t.replace(/:[^:/]+$/, "")))));
+    list = list.filter((i) => matchLabels(i.config.Labels ?? {}, filters.get("label")));
+    const before = filters.get("before")?.[0];
+    if (before) {
+      const b = this.images.resolve(before);
+      if (!b) throw noSuchImage(before);
+      list = list.filter((i) => Date.parse(i.created) < Date.parse(b.created));
+    }
+    const since = filters.get("since")?.[0];
+    if (since) {
+      const s = this.images.resolve(since);
+      if (!s) throw noSuchImage(since);
+      list = list.filter((i) => Date.parse(i.created) > Date.parse(s.created));
+    }
+    const until = filters.get("until")?.[0];
+    if (until) list = list.filter((i) => Date.parse(i.created) < parseTimeArg(until));
+    const used = new Map<string, number>();
+    for (const c of this.containers.records.values()) used.set(c.Image, (used.get(c.Image) ?? 0) + 1);
+    return list
+      .sort((a, b) => Date.parse(b.created) - Date.parse(a.created))
+      .map((i) => ({ ...this.images.summary(i), Containers: used.get(i.id) ?? -1 }));
+  }
+
+  private usersOf(imageId: string) {
+    return [...this.containers.records.values()].filter((c) => c.Image === imageId);
+  }
+
+  async removeImage(ref: string, force: boolean, _noprune: boolean) {
+    const img = this.images.resolve(ref);
+    if (!img) throw noSuchImage(ref);
+    const users = this.usersOf(img.id);
+    const byId = img.id === ref || img.id.startsWith("sha256:" + ref) || img.id.slice(7).startsWith(ref);
+    const lastTag = img.repoTags.length <= 1;
+    if (users.length && (byId || lastTag)) {
+      const running = users.find((c) => c.State.Running);
+      if (running) {
+        throw conflict(`conflict: unable to delete ${img.id.slice(7, 19)} (cannot be forced) - image is being used by running container ${running.Id.slice(0, 12)}`);
+      }
+      if (!force) {
+        throw conflict(
+          byId
+            ? `conflict: unable to delete ${img.id.slice(7, 19)} (must be forced) - image is being used by stopped container ${users[0].Id.slice(0, 12)}`
+            : `conflict: unable to remove repository reference "${ref}" (must force) - container ${users[0].Id.slice(0, 12)} is using its referenced image ${img.id.slice(7, 19)}`,
+        );
+      }
+    }
+    const out = await this.images.remove(ref, { force });
+    for (const r of out) {
+      if (r.Untagged) this.events.emit("image", "untag", img.id, { name: r.Untagged });
+      if (r.Deleted) this.events.emit("image", "delete", img.id, { name: img.id });
+    }
+    return out;
+  }
+
+  async tagImage(ref: string, repo: string, tag: string | undefined) {
+    await this.images.tag(ref, repo, tag);
+    const img = this.images.resolve(ref)!;
+    this.events.emit("image", "tag", img.id, { name: `${repo}:${tag || "latest"}` });
+  }
+
+  async pruneImages(filters: Filters) {
+    const inUse = new Set([...this.containers.records.values()].map((c) => c.Image));
+    const dangling = filters.get("dangling")?.[0];
+    const until = filters.get("until")?.[0];
+    checkFilterKeys(filters, ["dangling", "until", "label", "label!"]);
+    const res = await this.images.prune(
+      { dangling: dangling === undefined ? true : dangling === "true" || dangling === "1", until, label: filters.get("label"), "label!": filters.get("label!") },
+      inUse,
+    );
+    this.events.emit("image", "prune", "", { reclaimed: String(res.SpaceReclaimed) });
+    return res;
+  }
+
+  async systemDf() {
+    const containers = await this.containers.list({ all: true, size: true, filters: new Map() });
+    const inUse = new Map<string, number>();
+    for (const c of this.containers.records.values()) inUse.set(c.Image, (inUse.get(c.Image) ?? 0) + 1);
+    const images = this.images.list().map((i) => ({ ...this.images.summary(i), Containers: inUse.get(i.id) ?? 0 }));
+    const volumes = await Promise.all(
+      this.volumes.all().map(async (v) => ({
+        ...v,
+        UsageData: { Size: await dirSize(v.Mountpoint), RefCount: [...this.containers.records.values()].filter((c) => c.Mounts.some((m) => m.Name === v.Name)).length },
+      })),
+    );
+    return {
+      LayersSize: images.reduce((a, i) => a + i.Size, 0),
+      Images: images,
+      Containers: containers,
+      Volumes: volumes,
+      BuildCache: [] as unknown[],
+    };
+  }
+}
+
+/** docker's reference filter: shell-style glob over "name:tag". */
+function globMatch(pattern: string, value: string): boolean {
+  const re = new RegExp("^" + pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, ".") + "$");
+  return re.test(value);
+}
+
+function goArch(): string {
+  const a = process.arch;
+  return a === "x64" ? "amd64" : a === "ia32" ? "386" : a;
+}

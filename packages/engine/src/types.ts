@@ -1,0 +1,224 @@
+import type { Readable } from "node:stream";
+import type { ImageConfig } from "@sockerless/images";
+
+/** Container.Config as the Docker API sends it on create and echoes on inspect. */
+export interface ContainerConfig {
+  Hostname?: string;
+  Domainname?: string;
+  User?: string;
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
+  ExposedPorts?: Record<string, object> | null;
+  Tty?: boolean;
+  OpenStdin?: boolean;
+  StdinOnce?: boolean;
+  Env?: string[] | null;
+  Cmd?: string[] | null;
+  Healthcheck?: ImageConfig["Healthcheck"];
+  ArgsEscaped?: boolean;
+  Image?: string;
+  Volumes?: Record<string, object> | null;
+  WorkingDir?: string;
+  Entrypoint?: string[] | null;
+  NetworkDisabled?: boolean;
+  MacAddress?: string;
+  OnBuild?: string[] | null;
+  Labels?: Record<string, string> | null;
+  StopSignal?: string;
+  StopTimeout?: number | null;
+  Shell?: string[] | null;
+}
+
+export interface MountSpec {
+  Type: "bind" | "volume" | "tmpfs";
+  Source?: string;
+  Target: string;
+  ReadOnly?: boolean;
+  VolumeOptions?: { Labels?: Record<string, string>; NoCopy?: boolean };
+}
+
+export interface RestartPolicy {
+  Name: "" | "no" | "always" | "unless-stopped" | "on-failure";
+  MaximumRetryCount?: number;
+}
+
+export interface HostConfig {
+  Binds?: string[] | null;
+  Mounts?: MountSpec[] | null;
+  Tmpfs?: Record<string, string> | null;
+  NetworkMode?: string;
+  PortBindings?: Record<string, { HostIp?: string; HostPort?: string }[] | null> | null;
+  PublishAllPorts?: boolean;
+  RestartPolicy?: RestartPolicy;
+  AutoRemove?: boolean;
+  ExtraHosts?: string[] | null;
+  Memory?: number;
+  Privileged?: boolean;
+  Init?: boolean | null;
+  [key: string]: unknown;
+}
+
+export interface EndpointSettings {
+  IPAMConfig?: { IPv4Address?: string } | null;
+  Links?: string[] | null;
+  Aliases?: string[] | null;
+  MacAddress?: string;
+  NetworkID?: string;
+  EndpointID?: string;
+  Gateway?: string;
+  IPAddress?: string;
+  IPPrefixLen?: number;
+  IPv6Gateway?: string;
+  GlobalIPv6Address?: string;
+  GlobalIPv6PrefixLen?: number;
+  DriverOpts?: Record<string, string> | null;
+  DNSNames?: string[] | null;
+}
+
+export interface HealthLogEntry {
+  Start: string;
+  End: string;
+  ExitCode: number;
+  Output: string;
+}
+
+export interface HealthState {
+  Status: "starting" | "healthy" | "unhealthy";
+  FailingStreak: number;
+  Log: HealthLogEntry[];
+}
+
+export interface ContainerState {
+  Status: "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
+  Running: boolean;
+  Paused: boolean;
+  Restarting: boolean;
+  OOMKilled: boolean;
+  Dead: boolean;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  StartedAt: string;
+  FinishedAt: string;
+  Health?: HealthState;
+}
+
+export interface MountPoint {
+  Type: "bind" | "volume" | "tmpfs";
+  Name?: string;
+  Source: string;
+  Destination: string;
+  Driver?: string;
+  Mode: string;
+  RW: boolean;
+  Propagation: string;
+}
+
+/** Everything the engine persists about one container. */
+export interface ContainerRecord {
+  Id: string;
+  Name: string; // with leading "/"
+  Created: string;
+  Path: string;
+  Args: string[];
+  Config: ContainerConfig;
+  HostConfig: HostConfig;
+  Image: string; // image id
+  ImageRef: string; // as the user asked (Config.Image)
+  State: ContainerState;
+  RestartCount: number;
+  Networks: Record<string, EndpointSettings>;
+  Mounts: MountPoint[];
+  /** Set when the user stopped the container, so unless-stopped / always know not to restart it. */
+  ManuallyStopped: boolean;
+}
+
+/** A running process (the container's main process or an exec), as a backend gives it to the engine. */
+export interface RunningProcess {
+  onOutput(listener: (stream: "stdout" | "stderr", data: Buffer) => void): void;
+  writeStdin(data: Buffer): void;
+  endStdin(): void;
+  signal(sig: string): void;
+  resize(rows: number, cols: number): void;
+  readonly exited: Promise<number>;
+}
+
+export interface ExecSpec {
+  Cmd: string[];
+  Env: string[];
+  WorkingDir: string;
+  User: string;
+  Tty: boolean;
+  OpenStdin: boolean;
+}
+
+/** Stat info for archive HEAD/GET, in Docker's X-Docker-Container-Path-Stat shape. */
+export interface PathStat {
+  name: string;
+  size: number;
+  mode: number; // Go os.FileMode bits
+  mtime: string;
+  linkTarget: string;
+}
+
+export interface ContainerStats {
+  cpuNanos: number;
+  memoryBytes: number;
+  pids: number;
+}
+
+export interface BackendCapabilities {
+  exec: boolean;
+  attach: boolean;
+  archive: boolean;
+  pause: boolean;
+  hostBinds: boolean;
+  tty: boolean;
+}
+
+/** Resolved mounts handed to a backend: host directories for volumes and binds. */
+export interface ResolvedMount {
+  hostPath: string;
+  containerPath: string;
+  readOnly: boolean;
+}
+
+/** What a backend needs to run a container; built by the engine. */
+export interface RunSpec {
+  id: string;
+  imageId: string;
+  argv: string[];
+  env: string[];
+  cwd: string;
+  user: string;
+  hostname: string;
+  tty: boolean;
+  openStdin: boolean;
+  mounts: ResolvedMount[];
+  /** Lines for /etc/hosts (name resolution between containers on a network). */
+  hosts: string[];
+  memoryBytes?: number;
+}
+
+/**
+ * The Backend contract: only what touches the platform. The engine owns every Docker object and
+ * its semantics; a backend never sees HTTP.
+ */
+export interface Backend {
+  readonly name: string;
+  readonly capabilities: BackendCapabilities;
+  /** Make the container's filesystem ready (before start and before archive PUT on a created container). */
+  prepare(spec: RunSpec): Promise<void>;
+  /** Fail like dockerd's `start` would if the command cannot run (e.g. executable not found). */
+  start(spec: RunSpec): Promise<RunningProcess>;
+  exec(spec: RunSpec, exec: ExecSpec): Promise<RunningProcess>;
+  remove(id: string): Promise<void>;
+  statPath(spec: RunSpec, path: string): Promise<PathStat>;
+  getArchive(spec: RunSpec, path: string): Promise<{ stat: PathStat; tar: Readable }>;
+  putArchive(spec: RunSpec, path: string, tar: Readable, opts: { noOverwriteDirNonDir: boolean }): Promise<void>;
+  exportFs(spec: RunSpec): Promise<Readable>;
+  changes(spec: RunSpec): Promise<{ Path: string; Kind: 0 | 1 | 2 }[]>;
+  sizeRw(spec: RunSpec): Promise<number>;
+  stats(id: string): ContainerStats;
+}

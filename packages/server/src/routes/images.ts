@@ -1,0 +1,83 @@
+import { badRequest, DockerError, notFound, notImplemented } from "@sockerless/api";
+import { parseFilters } from "@sockerless/engine";
+import type { ProgressMessage, RegistryAuth } from "@sockerless/images";
+import type { Ctx } from "../context.js";
+import type { Route } from "./index.js";
+
+function registryAuth(ctx: Ctx): RegistryAuth | undefined {
+  const h = ctx.req.headers["x-registry-auth"];
+  if (typeof h !== "string" || !h) return undefined;
+  try {
+    const json = Buffer.from(h.replace(/-/g, "+").replace(/_/g, "/"), "base64").toString("utf8");
+    const auth = JSON.parse(json) as RegistryAuth;
+    return typeof auth === "object" && auth ? auth : undefined;
+  } catch {
+    return undefined; // dockerd ignores an unreadable auth header
+  }
+}
+
+/** POST /images/create: pull with a JSON progress stream. Errors before any output get a status code. */
+async function createImage(ctx: Ctx) {
+  const fromImage = ctx.str("fromImage");
+  if (ctx.str("fromSrc") !== undefined) throw notImplemented("image import is not implemented yet");
+  if (!fromImage) throw badRequest("fromImage is required");
+  const res = ctx.mustRes();
+  let started = false;
+  const write = (m: ProgressMessage) => {
+    if (!started) {
+      res.writeHead(200, { "Content-Type": "application/json" });
+      started = true;
+    }
+    res.write(JSON.stringify(m) + "\r\n");
+  };
+  try {
+    await ctx.engine.pull(fromImage, ctx.str("tag"), registryAuth(ctx), ctx.str("platform"), write);
+  } catch (e) {
+    if (!started) throw e;
+    const message = e instanceof Error ? e.message : String(e);
+    res.write(JSON.stringify({ errorDetail: { message }, error: message }) + "\r\n");
+  }
+  res.end();
+}
+
+/** /images/{name}/{op}: names contain slashes, so the route is a wildcard parsed here. */
+function splitName(rest: string, ops: string[]): { name: string; op: string } {
+  for (const op of ops) {
+    if (rest.endsWith("/" + op)) return { name: rest.slice(0, -op.length - 1), op };
+  }
+  return { name: rest, op: "" };
+}
+
+export const imageRoutes: Route[] = [
+  ["GET", "/images/json", (ctx) => {
+    ctx.send(200, ctx.engine.listImages(parseFilters(ctx.str("filters"))));
+  }],
+  ["POST", "/images/create", createImage],
+  ["POST", "/images/prune", async (ctx) => ctx.send(200, await ctx.engine.pruneImages(parseFilters(ctx.str("filters"))))],
+  ["GET", "/images/search", () => {
+    throw notImplemented("image search is not supported: Sockerless has no access to a registry search index");
+  }],
+  ["GET", "/images/*", (ctx) => {
+    const { name, op } = splitName(ctx.param("*"), ["json", "history", "get"]);
+    const img = ctx.engine.images.resolve(name);
+    if (!img) throw new DockerError(404, `No such image: ${name}`);
+    if (op === "json") return ctx.send(200, ctx.engine.images.inspect(img.id));
+    if (op === "history") return ctx.send(200, ctx.engine.images.history(img.id));
+    if (op === "get") throw notImplemented("image save is not implemented yet");
+    throw notFound(`page not found`);
+  }],
+  ["DELETE", "/images/*", async (ctx) => {
+    ctx.send(200, await ctx.engine.removeImage(ctx.param("*"), ctx.bool("force"), ctx.bool("noprune")));
+  }],
+  ["POST", "/images/*", async (ctx) => {
+    const { name, op } = splitName(ctx.param("*"), ["tag", "push"]);
+    if (op === "tag") {
+      const repo = ctx.str("repo");
+      if (!repo) throw badRequest("repository name must have at least one component");
+      await ctx.engine.tagImage(name, repo, ctx.str("tag"));
+      return ctx.send(201);
+    }
+    if (op === "push") throw notImplemented("image push is not implemented yet");
+    throw notFound("page not found");
+  }],
+];

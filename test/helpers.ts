@@ -1,0 +1,110 @@
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, existsSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+/** The local registry the test scripts start; suites fail (not skip) without it. */
+export const REGISTRY = process.env.SOCKERLESS_TEST_REGISTRY ?? "127.0.0.1:5000";
+export const BUSYBOX = `${REGISTRY}/busybox:latest`;
+export const HELLO = `${REGISTRY}/hello-sh:latest`;
+
+export interface Daemon {
+  host: string;
+  dataRoot: string;
+  proc: ChildProcess;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  restart(): Promise<Daemon>;
+}
+
+/** Start `sockerless serve` as a real process on a fresh unix socket. */
+export async function startDaemon(dataRoot?: string, extra: string[] = []): Promise<Daemon> {
+  const root = dataRoot ?? mkdtempSync(path.join(os.tmpdir(), "sockerless-test-"));
+  const sock = path.join(root, "docker.sock");
+  const proc = spawn(process.execPath, [path.join(repo, "packages/cli/dist/main.js"), "serve", "-H", `unix://${sock}`, "--data-root", root, "--log-level", "warn", ...extra], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  proc.stdout!.on("data", (d) => (out += d));
+  const deadline = Date.now() + 20_000;
+  while (!out.includes("listening on")) {
+    if (proc.exitCode !== null) throw new Error(`daemon exited with ${proc.exitCode}: ${out}`);
+    if (Date.now() > deadline) throw new Error(`daemon did not start: ${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const d: Daemon = {
+    host: `unix://${sock}`,
+    dataRoot: root,
+    proc,
+    stop: (signal = "SIGTERM") =>
+      new Promise((resolve) => {
+        if (proc.exitCode !== null) return resolve(proc.exitCode);
+        proc.once("exit", (code) => resolve(code));
+        proc.kill(signal);
+      }),
+    restart: async () => {
+      await d.stop();
+      return startDaemon(root, extra);
+    },
+  };
+  return d;
+}
+
+export function cleanup(d: Daemon) {
+  if (existsSync(d.dataRoot)) rmSync(d.dataRoot, { recursive: true, force: true });
+}
+
+export interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const dockerConfig = mkdtempSync(path.join(os.tmpdir(), "sockerless-dockercfg-"));
+
+/** Run the docker CLI on this machine against a host. */
+export function docker(host: string, args: string[], opts: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const p = spawn("docker", args, {
+      env: { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: dockerConfig, DOCKER_CLI_HINTS: "false", ...opts.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d) => (stdout += d));
+    p.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      p.kill("SIGKILL");
+      reject(new Error(`docker ${args.join(" ")} timed out; stdout=${stdout} stderr=${stderr}`));
+    }, opts.timeoutMs ?? 60_000);
+    p.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+    if (opts.input !== undefined) p.stdin.end(opts.input);
+    else p.stdin.end();
+  });
+}
+
+/** docker, and fail with its stderr unless it exits 0. */
+export async function dockerOk(host: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+  const r = await docker(host, args, opts);
+  if (r.code !== 0) throw new Error(`docker ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+export function dockerSync(host: string, args: string[]) {
+  return spawnSync("docker", args, { env: { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: dockerConfig }, encoding: "utf8" });
+}
+
+export async function until<T>(fn: () => Promise<T | undefined | false>, what: string, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
