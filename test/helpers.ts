@@ -40,7 +40,7 @@ export async function startDaemon(dataRoot?: string, extra: string[] = []): Prom
     proc,
     stop: (signal = "SIGTERM") =>
       new Promise((resolve) => {
-        if (proc.exitCode !== null) return resolve(proc.exitCode);
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve(proc.exitCode);
         proc.once("exit", (code) => resolve(code));
         proc.kill(signal);
       }),

@@ -1,6 +1,6 @@
 import { createReadStream, promises as fs, type Stats } from "node:fs";
 import path from "node:path";
-import { PassThrough, type Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import tar from "tar-stream";
 import { badRequest, notFound, DockerError } from "@sockerless/api";
@@ -58,7 +58,7 @@ export async function getArchive(v: FsView, p: string): Promise<{ stat: PathStat
     await addTree(pack, loc.hostPath, name);
     pack.finalize();
   })().catch((e) => pack.destroy(e));
-  return { stat, tar: pack };
+  return { stat, tar: pack as unknown as Readable };
 }
 
 async function addTree(pack: tar.Pack, hostPath: string, name: string, skip?: (p: string) => boolean): Promise<void> {
@@ -81,8 +81,8 @@ async function addTree(pack: tar.Pack, hostPath: string, name: string, skip?: (p
   }
 }
 
-function entry(pack: tar.Pack, header: tar.Headers): Promise<void> {
-  return new Promise((resolve, reject) => pack.entry(header, (err) => (err ? reject(err) : resolve())));
+function entry(pack: tar.Pack, header: Partial<tar.Header> & { name: string }): Promise<void> {
+  return new Promise((resolve, reject) => pack.entry(header as tar.Header, (err) => (err ? reject(err) : resolve())));
 }
 
 /** Extract a tar under directory `p` of the container; no entry may land outside the container. */
@@ -98,7 +98,7 @@ export async function putArchive(v: FsView, p: string, input: Readable, opts: { 
   if (dest.readOnly) throw new DockerError(403, `container rootfs is marked read-only`);
   const extract = tar.extract();
   extract.on("entry", (header, stream, next) => {
-    extractEntry(v, dest.containerPath, header, stream, opts).then(
+    extractEntry(v, dest.containerPath, header, stream as unknown as Readable, opts).then(
       () => next(),
       (e) => {
         stream.resume();
@@ -114,7 +114,7 @@ export async function putArchive(v: FsView, p: string, input: Readable, opts: { 
   }
 }
 
-async function extractEntry(v: FsView, destDir: string, h: tar.Headers, stream: PassThrough | Readable, opts: { noOverwriteDirNonDir: boolean }) {
+async function extractEntry(v: FsView, destDir: string, h: tar.Header, stream: Readable, opts: { noOverwriteDirNonDir: boolean }) {
   const rel = path.posix.normalize(h.name);
   if (path.posix.isAbsolute(h.name)) throw badRequest(`invalid tar entry ${JSON.stringify(h.name)}: absolute paths are not allowed`);
   if (rel.startsWith("../") || rel === "..") {
@@ -178,5 +178,5 @@ export function exportTar(rootfs: string): Readable {
     await addTree(pack, rootfs, ".");
     pack.finalize();
   })().catch((e) => pack.destroy(e));
-  return pack;
+  return pack as unknown as Readable;
 }

@@ -1,6 +1,6 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { badRequest, DockerError } from "@sockerless/api";
+import { badRequest } from "@sockerless/api";
 import type { Backend, ExecSpec, RunningProcess, RunSpec } from "@sockerless/engine";
 import type { ImageStore } from "@sockerless/images";
 import { resolveCommand, spawnSandbox, type SandboxSpec } from "@sockerless/sandbox";
@@ -93,16 +93,11 @@ export class MemoryBackend implements Backend {
   async start(spec: RunSpec): Promise<RunningProcess> {
     await this.prepare(spec);
     const sspec = this.sandboxSpec(spec, {});
-    const cmd = await resolveCommand(sspec);
-    if (cmd.kind === "missing") {
+    const cmd = resolveCommand(sspec);
+    if (cmd.error) {
+      // dockerd's wording, so clients map it to exit code 127 (not found) or 126 (cannot execute)
       throw badRequest(
-        `failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "${spec.argv[0]}": executable file not found in $PATH: unknown`,
-      );
-    }
-    if (cmd.kind === "elf") {
-      throw new DockerError(
-        400,
-        `failed to start container: sandbox: cannot run ELF binary "${spec.argv[0]}": the memory backend runs shell scripts and built-in commands only`,
+        `failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: ${cmd.error.message}: unknown`,
       );
     }
     return this.track(spec.id, spawnSandbox(sspec));

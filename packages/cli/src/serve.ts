@@ -45,6 +45,13 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   const engine = new Engine({ dataRoot, backend, registry, images });
   await engine.init();
   const hosts = opts.host.length ? opts.host : [`unix://${path.join(dataRoot, "sockerless.sock")}`];
+  for (const h of hosts) {
+    const m = /^(?:tcp|http):\/\/([^:/]+|\[[^\]]+\]):\d+$/.exec(h);
+    if (m && !isLoopback(m[1].replace(/^\[|\]$/g, ""))) {
+      // Anyone who reaches an unauthenticated Docker API owns the machine: loopback only, until TLS.
+      throw new Error(`refusing to listen on ${h}: a non-loopback TCP address needs TLS, which this build does not support yet; use a unix socket or tcp://127.0.0.1:PORT`);
+    }
+  }
   const servers = hosts.map(() => createDockerServer(engine));
   const listeners: Listener[] = [];
   for (let i = 0; i < hosts.length; i++) listeners.push(await listenOn(servers[i], hosts[i]));
@@ -56,4 +63,8 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       await Promise.all(listeners.map((l) => l.close()));
     },
   };
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -5,7 +5,7 @@ import { badRequest, conflict, DockerError, noSuchContainer, noSuchImage, notImp
 import type { ImageStore } from "@sockerless/images";
 import { applyImageConfig, validateCreate, wantedMounts } from "./create-config.js";
 import type { EventBus } from "./events.js";
-import { LogFile, type LogQuery, type LogRecord, selectRecords } from "./logs.js";
+import { formatNs, LogFile, type LogQuery, type LogRecord, nowNs, selectRecords } from "./logs.js";
 import type { NetworkStore } from "./networks.js";
 import { inspectContainer, networkSettings, statusText, summarizeMounts } from "./render.js";
 import { Runtime, type OutputListener } from "./runtime.js";
@@ -179,7 +179,7 @@ export class ContainerManager {
     const rec: ContainerRecord = {
       Id: id,
       Name: fullName ?? "/" + this.generateName(),
-      Created: nowIso(),
+      Created: formatNs(nowNs()), // strictly increasing, so "newest first" is exact
       Path: argv[0],
       Args: argv.slice(1),
       Config: cfg,
@@ -238,8 +238,9 @@ export class ContainerManager {
     }
     const out: Record<string, EndpointSettings> = {};
     const primary = this.networks.get(mode); // 404 "network X not found" as dockerd
-    out[primary.Name] = endpoints[mode] ?? endpoints[primary.Name] ?? endpoints[primary.Id] ?? {};
+    out[primary.Name] = endpoints[mode] ?? endpoints[primary.Name] ?? endpoints[primary.Id] ?? endpoints["default"] ?? {};
     for (const [k, ep] of Object.entries(endpoints)) {
+      if (k === "default") continue; // the CLI's name for the primary network
       const n = this.networks.get(k);
       if (!(n.Name in out)) out[n.Name] = ep;
     }
@@ -320,16 +321,16 @@ export class ContainerManager {
     for (const h of f.get("health") ?? []) {
       if (!["starting", "healthy", "unhealthy", "none"].includes(h)) throw badRequest(`Unrecognised filter value for health: ${h}`);
     }
-    let list = [...this.records.values()].sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created) || (b.Id < a.Id ? -1 : 1));
+    let list = [...this.records.values()].sort((a, b) => (a.Created < b.Created ? 1 : -1));
     const before = f.get("before")?.[0];
     const since = f.get("since")?.[0];
     if (before) {
       const ref = this.get(before);
-      list = list.filter((c) => Date.parse(c.Created) < Date.parse(ref.Created));
+      list = list.filter((c) => c.Created < ref.Created);
     }
     if (since) {
       const ref = this.get(since);
-      list = list.filter((c) => Date.parse(c.Created) > Date.parse(ref.Created));
+      list = list.filter((c) => c.Created > ref.Created);
     }
     const any = (key: string, pred: (v: string) => boolean) => {
       const vals = f.get(key);
@@ -445,6 +446,8 @@ export class ContainerManager {
       c.State.Restarting = false;
       await this.save(c);
       this.emit(c, "die", { exitCode: String(c.State.ExitCode) });
+      // dockerd removes an AutoRemove container whose start failed, releasing `wait?condition=removed`
+      if (c.HostConfig.AutoRemove) await this.removeLocked(c, { force: true, volumes: true });
       throw err;
     }
     const pid = nextPid++;
@@ -700,31 +703,33 @@ export class ContainerManager {
     const follow = q.follow && c.State.Running;
     const live: LogRecord[] = [];
     let wake: (() => void) | undefined;
+    let ended = false;
     const onLive = (r: LogRecord) => {
       live.push(r);
       wake?.();
     };
-    if (follow) rt.log.on("record", onLive);
+    // Subscribe before reading the file so nothing falls between the two.
+    if (follow) {
+      rt.log.on("record", onLive);
+      rt.nextExit().then(() => {
+        ended = true;
+        wake?.();
+      });
+      signal.addEventListener("abort", () => wake?.());
+    }
     try {
       if (c.State.Running) rt.log.flush();
       const stored = await rt.log.readAll();
       const seen = stored.length ? stored[stored.length - 1].timeNs : -1n;
       for (const r of selectRecords(stored, q)) await onRecord(r);
       if (!follow) return;
-      const ended = rt.nextExit();
-      let done = false;
-      ended.then(() => {
-        done = true;
-        wake?.();
-      });
-      signal.addEventListener("abort", () => wake?.());
+      const liveQuery = { ...q, tail: undefined };
       while (!signal.aborted) {
         while (live.length) {
           const r = live.shift()!;
-          if (r.timeNs <= seen) continue;
-          if (selectRecords([r], { ...q, tail: undefined }).length) await onRecord(r);
+          if (r.timeNs > seen && selectRecords([r], liveQuery).length) await onRecord(r);
         }
-        if (done) break;
+        if (ended) break;
         await new Promise<void>((res) => (wake = res));
         wake = undefined;
       }
@@ -823,12 +828,13 @@ export class ContainerManager {
   }
 
   async statPath(ref: string, p: string) {
-    return this.backend.statPath(this.runSpec(this.get(ref)), p);
+    const c = this.get(ref);
+    return this.backend.statPath(this.runSpec(c), p).catch((e) => rethrowNamed(e, c, ref));
   }
 
   async getArchive(ref: string, p: string) {
     const c = this.get(ref);
-    const r = await this.backend.getArchive(this.runSpec(c), p);
+    const r = await this.backend.getArchive(this.runSpec(c), p).catch((e) => rethrowNamed(e, c, ref));
     this.emit(c, "archive-path");
     return r;
   }
@@ -837,7 +843,7 @@ export class ContainerManager {
     const c = this.get(ref);
     const readOnly = c.HostConfig.ReadonlyRootfs === true;
     if (readOnly) throw new DockerError(403, "container rootfs is marked read-only");
-    await this.backend.putArchive(this.runSpec(c), p, tar, { noOverwriteDirNonDir });
+    await this.backend.putArchive(this.runSpec(c), p, tar, { noOverwriteDirNonDir }).catch((e) => rethrowNamed(e, c, ref));
     this.emit(c, "extract-to-dir");
   }
 
@@ -867,6 +873,12 @@ export class ContainerManager {
     await this.save(c);
     this.events.emit("network", "disconnect", n.Id, { container: c.Id, name: n.Name, type: n.Driver });
   }
+}
+
+/** Backends name containers by id; dockerd's messages name them as the user did. */
+function rethrowNamed(e: unknown, c: ContainerRecord, ref: string): never {
+  if (e instanceof DockerError && e.message.includes(c.Id)) throw new DockerError(e.status, e.message.replace(c.Id, ref));
+  throw e;
 }
 
 function forbiddenEndpoint(c: ContainerRecord, net: string) {

@@ -3,21 +3,31 @@ import { badRequest } from "@sockerless/api";
 import type { ImageRecord } from "@sockerless/images";
 import type { ContainerConfig, HostConfig, MountSpec } from "./types.js";
 
-/** Env merged by key: the container's values win, the image's others (PATH among them) survive. */
-export function mergeEnv(imageEnv: string[] | undefined, env: string[] | null | undefined): string[] {
-  const out = new Map<string, string>();
-  for (const e of [...(imageEnv ?? []), ...(env ?? [])]) {
-    const i = e.indexOf("=");
-    out.set(i < 0 ? e : e.slice(0, i), e);
+const envKey = (e: string) => (e.includes("=") ? e.slice(0, e.indexOf("=")) : e);
+
+/** Create: the user's env first, then the image's variables the user did not set (PATH survives), as dockerd. */
+export function mergeImageEnv(imageEnv: string[] | undefined, env: string[] | null | undefined): string[] {
+  const user = env ?? [];
+  const keys = new Set(user.map(envKey));
+  return [...user, ...(imageEnv ?? []).filter((e) => !keys.has(envKey(e)))];
+}
+
+/** Exec: the container's env with the exec's values replaced in place or appended. */
+export function replaceOrAppendEnv(base: string[], overrides: string[]): string[] {
+  const out = [...base];
+  for (const e of overrides) {
+    const i = out.findIndex((x) => envKey(x) === envKey(e));
+    if (i >= 0) out[i] = e;
+    else out.push(e);
   }
-  return [...out.values()];
+  return out;
 }
 
 /** Fill a create request's config from the image the way dockerd does. */
 export function applyImageConfig(cfg: ContainerConfig, image: ImageRecord): ContainerConfig {
   const ic = image.config;
   const out: ContainerConfig = { ...cfg };
-  out.Env = mergeEnv(ic.Env, cfg.Env);
+  out.Env = mergeImageEnv(ic.Env, cfg.Env);
   // An explicit Entrypoint drops the image's Cmd; otherwise Cmd falls back to the image's.
   if (!cfg.Entrypoint || cfg.Entrypoint.length === 0) {
     out.Entrypoint = ic.Entrypoint ?? null;

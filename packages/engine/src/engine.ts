@@ -66,7 +66,20 @@ export class Engine {
   version() {
     return {
       Platform: { Name: "Sockerless" },
-      Components: [{ Name: "Engine", Version: VERSION, Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Backend: this.backend.name } }],
+      Components: [{ Name: "Engine", Version: VERSION, Details: {
+            ApiVersion: API_VERSION,
+            MinAPIVersion: MIN_API_VERSION,
+            Os: "linux",
+            Arch: goArch(),
+            KernelVersion: os.release(),
+            GoVersion: `node${process.versions.node}`,
+            GitCommit: "",
+            BuildTime: "",
+            Experimental: "false",
+            Backend: this.backend.name,
+          },
+        },
+      ],
       Version: VERSION,
       ApiVersion: API_VERSION,
       MinAPIVersion: MIN_API_VERSION,

@@ -1,6 +1,6 @@
 import { conflict, noSuchExec, badRequest } from "@sockerless/api";
 import type { ContainerManager } from "./containers.js";
-import { mergeEnv } from "./create-config.js";
+import { replaceOrAppendEnv } from "./create-config.js";
 import type { Backend, RunningProcess } from "./types.js";
 import { newId } from "./util.js";
 
@@ -95,7 +95,7 @@ export class ExecManager {
     const tty = opts.Tty ?? e.Tty;
     const proc = await this.backend.exec(this.containers.runSpec(c), {
       Cmd: e.Cmd,
-      Env: mergeEnv(c.Config.Env ?? [], e.Env),
+      Env: replaceOrAppendEnv(c.Config.Env ?? [], e.Env),
       WorkingDir: e.WorkingDir || c.Config.WorkingDir || "/",
       User: e.User || c.Config.User || "",
       Tty: tty,

@@ -19,7 +19,12 @@ export interface SandboxSpec {
   openStdin: boolean;
   /** true for the container's main process (PID 1 semantics for signals), false for exec. */
   isInit: boolean;
-  limits?: { memoryBytes?: number; timeoutMs?: number };
+  limits?: {
+    memoryBytes?: number;
+    timeoutMs?: number;
+    /** Per-command cap on stdout and on stderr (bytes); output beyond it is discarded. Default 256 MiB. */
+    outputBytes?: number;
+  };
 }
 
 export type OutputStream = "stdout" | "stderr";

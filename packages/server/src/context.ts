@@ -48,6 +48,15 @@ export class Ctx {
   }
 
   /** The request body parsed as JSON; empty body gives `dflt`. Malformed JSON gives dockerd's 400. */
+  private bodyRead = false;
+
+  /** Read and drop a body nobody needs (dockerode sends its options as a body on attach). */
+  async discardBody(): Promise<void> {
+    if (this.bodyRead) return;
+    if (this.upgrade) await this.upgradeBody();
+    else await this.requestBody();
+  }
+
   async json<T>(dflt?: T): Promise<T> {
     const raw = this.upgrade ? await this.upgradeBody() : await this.requestBody();
     const text = raw.toString("utf8").trim();
@@ -63,6 +72,7 @@ export class Ctx {
   }
 
   private async requestBody(): Promise<Buffer> {
+    this.bodyRead = true;
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const c of this.req as AsyncIterable<Buffer>) {
@@ -75,6 +85,7 @@ export class Ctx {
 
   /** Node leaves the body of an upgrade request on the socket: read Content-Length bytes of it. */
   private async upgradeBody(): Promise<Buffer> {
+    this.bodyRead = true;
     const up = this.upgrade!;
     const len = Number(this.req.headers["content-length"] ?? 0);
     if (!Number.isInteger(len) || len < 0 || len > MAX_JSON_BODY) throw badRequest("invalid Content-Length");

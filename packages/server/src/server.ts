@@ -24,6 +24,7 @@ function versionError(major: number, minor: number): DockerError | undefined {
 function writeError(res: ServerResponse | undefined, socket: Duplex | undefined, e: unknown) {
   const err = e instanceof DockerError ? e : new DockerError(500, e instanceof Error ? e.message : String(e));
   if (!(e instanceof DockerError)) log.error({ err: e }, "internal error");
+  else log.debug({ status: err.status, message: err.message }, "error response");
   const body = err.status === 304 ? "" : JSON.stringify({ message: err.message });
   if (res) {
     if (res.headersSent) {
@@ -45,6 +46,7 @@ export function createDockerServer(engine: Engine): http.Server {
   }
 
   const dispatch = async (req: IncomingMessage, res: ServerResponse | undefined, upgrade?: { socket: Duplex; head: Buffer }) => {
+    log.debug({ method: req.method, url: req.url, upgrade: !!upgrade }, "request");
     try {
       const url = new URL(req.url ?? "/", "http://docker");
       let pathname = url.pathname;

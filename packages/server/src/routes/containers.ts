@@ -44,7 +44,7 @@ async function attach(ctx: Ctx) {
   const tty = !!c.Config.Tty;
   const wantLogs = ctx.bool("logs");
   const stream = ctx.bool("stream");
-  const socket = hijack(ctx, tty ? RAW : MUX);
+  const socket = await hijack(ctx, tty ? RAW : MUX);
   const write = (s: "stdout" | "stderr", d: Buffer) => {
     if (!socket.writable) return;
     socket.write(tty ? d : frame(s === "stdout" ? 1 : 2, d));

@@ -14,7 +14,7 @@ export const execRoutes: Route[] = [
       ctx.send(200);
       return;
     }
-    const socket = hijack(ctx, tty ? RAW : MUX);
+    const socket = await hijack(ctx, tty ? RAW : MUX);
     proc.onOutput((s, d) => {
       if (socket.writable) socket.write(tty ? d : frame(s === "stdout" ? 1 : 2, d));
     });
