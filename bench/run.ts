@@ -31,7 +31,7 @@ async function listThroughput(socketPath: string): Promise<number> {
   const get = () =>
     new Promise<void>((resolve, reject) => {
       http
-        .get({ socketPath, path: "/v1.44/containers/json?all=1", agent }, (res) => {
+        .get({ socketPath, path: "/containers/json?all=1", agent }, (res) => {
           if (res.statusCode !== 200) reject(new Error(`status ${res.statusCode}`));
           res.resume();
           res.on("end", resolve);
@@ -55,7 +55,8 @@ async function listThroughput(socketPath: string): Promise<number> {
 
 async function withContainers(host: string, fn: () => Promise<number>): Promise<number> {
   const ids: string[] = [];
-  for (let i = 0; i < CONTAINERS; i++) ids.push((await dockerOk(host, ["create", "--label", "bench=1", BUSYBOX, "true"])).trim());
+  for (let i = 0; i < CONTAINERS; i++)
+    ids.push((await dockerOk(host, ["create", "--label", "bench=1", BUSYBOX, "true"])).trim());
   try {
     return await fn();
   } finally {
@@ -65,7 +66,8 @@ async function withContainers(host: string, fn: () => Promise<number>): Promise<
 
 async function main() {
   const ref = process.env.SOCKERLESS_REF_DOCKER_HOST;
-  if (!ref) throw new Error("SOCKERLESS_REF_DOCKER_HOST is not set: run `eval \"$(bash scripts/test-env.sh)\"` first");
+  if (!ref)
+    throw new Error('SOCKERLESS_REF_DOCKER_HOST is not set: run `eval "$(bash scripts/test-env.sh)"` first');
   const d = await startDaemon();
   try {
     await dockerOk(d.host, ["pull", BUSYBOX]);
@@ -75,8 +77,20 @@ async function main() {
     const sList = await withContainers(d.host, () => listThroughput(d.host.slice("unix://".length)));
     const rList = await withContainers(ref, () => listThroughput(ref.slice("unix://".length)));
     const rows = [
-      ["docker run --rm busybox echo hi (median ms)", sRun.toFixed(1), rRun.toFixed(1), `${(sRun / rRun).toFixed(2)}x time`, "goal <= 0.30x"],
-      [`GET /containers/json, ${CONTAINERS} containers (req/s)`, sList.toFixed(0), rList.toFixed(0), `${(sList / rList).toFixed(2)}x throughput`, "goal >= 2x"],
+      [
+        "docker run --rm busybox echo hi (median ms)",
+        sRun.toFixed(1),
+        rRun.toFixed(1),
+        `${(sRun / rRun).toFixed(2)}x time`,
+        "goal <= 0.30x",
+      ],
+      [
+        `GET /containers/json, ${CONTAINERS} containers (req/s)`,
+        sList.toFixed(0),
+        rList.toFixed(0),
+        `${(sList / rList).toFixed(2)}x throughput`,
+        "goal >= 2x",
+      ],
     ];
     console.log(`| benchmark | sockerless (memory) | docker engine | ratio | goal |\n|---|---|---|---|---|`);
     for (const r of rows) console.log(`| ${r.join(" | ")} |`);

@@ -8,22 +8,33 @@ import { BUSYBOX, cleanup, dockerOk, startDaemon, type Daemon } from "./helpers.
 let d: Daemon;
 let sock: string;
 
-function request(method: string, path: string, body?: Buffer | string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+function request(
+  method: string,
+  path: string,
+  body?: Buffer | string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath: sock, method, path, headers: { "Content-Type": "application/json", ...headers } }, (res) => {
-      let data = "";
-      res.on("data", (c) => (data += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: data }));
-    });
+    const req = http.request(
+      { socketPath: sock, method, path, headers: { "Content-Type": "application/json", ...headers } },
+      (res) => {
+        let data = "";
+        res.on("data", (c) => (data += c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: data }));
+      },
+    );
     req.on("error", reject);
     if (body !== undefined) req.end(body);
     else req.end();
   });
 }
 
-async function tarOf(entries: { name: string; type?: "file" | "symlink" | "link"; linkname?: string; body?: string }[]) {
+async function tarOf(
+  entries: { name: string; type?: "file" | "symlink" | "link"; linkname?: string; body?: string }[],
+) {
   const pack = tar.pack();
-  for (const e of entries) pack.entry({ name: e.name, type: e.type ?? "file", linkname: e.linkname }, e.body ?? "");
+  for (const e of entries)
+    pack.entry({ name: e.name, type: e.type ?? "file", linkname: e.linkname }, e.body ?? "");
   pack.finalize();
   const chunks: Buffer[] = [];
   for await (const c of pack) chunks.push(c as Buffer);
@@ -58,13 +69,18 @@ describe("bad input", () => {
     assert.equal((await request("GET", "/nope")).status, 404);
     const v = await request("GET", "/v1.99/version");
     assert.equal(v.status, 400);
-    assert.match(JSON.parse(v.body).message, /client version 1.99 is too new. Maximum supported API version is 1.44/);
+    assert.match(
+      JSON.parse(v.body).message,
+      /client version 1.99 is too new. Maximum supported API version is 1.44/,
+    );
     assert.equal((await request("GET", "/v1.24/version")).status, 200);
     assert.equal((await request("POST", "/swarm/init", "{}")).status, 501);
   });
   test("ping has API-Version and OSType headers on GET and HEAD", async () => {
     for (const m of ["GET", "HEAD"]) {
-      const r = await new Promise<http.IncomingMessage>((resolve) => http.request({ socketPath: sock, method: m, path: "/_ping" }, resolve).end());
+      const r = await new Promise<http.IncomingMessage>((resolve) =>
+        http.request({ socketPath: sock, method: m, path: "/_ping" }, resolve).end(),
+      );
       assert.equal(r.statusCode, 200);
       assert.equal(r.headers["api-version"], "1.44");
       assert.equal(r.headers["ostype"], "linux");
@@ -82,23 +98,38 @@ describe("bad input", () => {
       [{ name: "/abs.txt", body: "x" }],
       [{ name: "link", type: "link" as const, linkname: "../../../etc/passwd" }],
     ]) {
-      const r = await request("PUT", "/containers/target/archive?path=/tmp", await tarOf(entries), { "Content-Type": "application/x-tar" });
+      const r = await request("PUT", "/containers/target/archive?path=/tmp", await tarOf(entries), {
+        "Content-Type": "application/x-tar",
+      });
       assert.equal(r.status, 400, r.body);
     }
     // A symlink pointing out of the root stays inside: writing through it lands in the container.
-    const r = await request("PUT", "/containers/target/archive?path=/tmp", await tarOf([
-      { name: "out", type: "symlink", linkname: "../../../../../../tmp" },
-      { name: "out/through.txt", body: "inside" },
-    ]), { "Content-Type": "application/x-tar" });
+    const r = await request(
+      "PUT",
+      "/containers/target/archive?path=/tmp",
+      await tarOf([
+        { name: "out", type: "symlink", linkname: "../../../../../../tmp" },
+        { name: "out/through.txt", body: "inside" },
+      ]),
+      { "Content-Type": "application/x-tar" },
+    );
     assert.equal(r.status, 200, r.body);
     const stat = await request("HEAD", "/containers/target/archive?path=/tmp/through.txt");
     assert.equal(stat.status, 200);
-    const corrupt = await request("PUT", "/containers/target/archive?path=/tmp", Buffer.alloc(1024, 7), { "Content-Type": "application/x-tar" });
+    const corrupt = await request("PUT", "/containers/target/archive?path=/tmp", Buffer.alloc(1024, 7), {
+      "Content-Type": "application/x-tar",
+    });
     assert.equal(corrupt.status, 400);
   });
   test("archive stat carries real mode bits", async () => {
-    const r = await new Promise<http.IncomingMessage>((resolve) => http.request({ socketPath: sock, method: "HEAD", path: "/containers/target/archive?path=/tmp" }, resolve).end());
-    const stat = JSON.parse(Buffer.from(String(r.headers["x-docker-container-path-stat"]), "base64").toString());
+    const r = await new Promise<http.IncomingMessage>((resolve) =>
+      http
+        .request({ socketPath: sock, method: "HEAD", path: "/containers/target/archive?path=/tmp" }, resolve)
+        .end(),
+    );
+    const stat = JSON.parse(
+      Buffer.from(String(r.headers["x-docker-container-path-stat"]), "base64").toString(),
+    );
     assert.equal(stat.name, "tmp");
     assert.ok(stat.mode >= 2 ** 31, "directory bit set");
     r.resume();

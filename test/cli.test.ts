@@ -22,7 +22,10 @@ after(async () => {
 
 describe("system", () => {
   test("version reports API 1.44 and linux", async () => {
-    assert.equal((await ok(["version", "--format", "{{.Server.APIVersion}} {{.Server.Os}}"])).trim(), "1.44 linux");
+    assert.equal(
+      (await ok(["version", "--format", "{{.Server.APIVersion}} {{.Server.Os}}"])).trim(),
+      "1.44 linux",
+    );
   });
   test("info reports the backend", async () => {
     assert.match(await ok(["info", "--format", "{{.OperatingSystem}} {{.OSType}}"]), /memory backend.*linux/);
@@ -31,7 +34,10 @@ describe("system", () => {
 
 describe("run", () => {
   test("prints output and removes with --rm", async () => {
-    assert.equal(await ok(["run", "--rm", "--name", "rm-me", BUSYBOX, "echo", "hello world"]), "hello world\n");
+    assert.equal(
+      await ok(["run", "--rm", "--name", "rm-me", BUSYBOX, "echo", "hello world"]),
+      "hello world\n",
+    );
     const r = await run(["inspect", "rm-me"]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /No such object/);
@@ -70,14 +76,19 @@ describe("run", () => {
 
 describe("lifecycle", () => {
   test("detached container: logs, exec, stop exit code", async () => {
-    const id = (await ok(["run", "-d", "--name", "lc1", BUSYBOX, "sh", "-c", "echo one; echo two >&2; sleep 100"])).trim();
+    const id = (
+      await ok(["run", "-d", "--name", "lc1", BUSYBOX, "sh", "-c", "echo one; echo two >&2; sleep 100"])
+    ).trim();
     assert.match(id, /^[0-9a-f]{64}$/);
     await until(async () => (await run(["logs", "lc1"])).stdout.includes("one"), "logs");
     const logs = await run(["logs", "lc1"]);
     assert.equal(logs.stdout, "one\n");
     assert.equal(logs.stderr, "two\n");
     assert.equal(await inspect("lc1", "{{.State.Status}} {{.State.Running}}"), "running true");
-    assert.equal(await ok(["exec", "-e", "X=1", "-w", "/tmp", "lc1", "sh", "-c", "echo $X; pwd"]), "1\n/tmp\n");
+    assert.equal(
+      await ok(["exec", "-e", "X=1", "-w", "/tmp", "lc1", "sh", "-c", "echo $X; pwd"]),
+      "1\n/tmp\n",
+    );
     const ex = await run(["exec", "lc1", "sh", "-c", "exit 5"]);
     assert.equal(ex.code, 5);
     assert.equal(await ok(["exec", "-i", "lc1", "cat"], "exec stdin\n"), "exec stdin\n");
@@ -119,11 +130,23 @@ describe("lifecycle", () => {
     await ok(["rm", "w1"]);
   });
   test("logs -f follows until the container exits; tail and timestamps", async () => {
-    await ok(["run", "-d", "--name", "f1", BUSYBOX, "sh", "-c", "for i in 1 2 3; do echo line$i; sleep 0.3; done"]);
+    await ok([
+      "run",
+      "-d",
+      "--name",
+      "f1",
+      BUSYBOX,
+      "sh",
+      "-c",
+      "for i in 1 2 3; do echo line$i; sleep 0.3; done",
+    ]);
     const r = await run(["logs", "-f", "f1"]);
     assert.equal(r.stdout, "line1\nline2\nline3\n");
     assert.equal(await ok(["logs", "--tail", "1", "f1"]), "line3\n");
-    assert.match(await ok(["logs", "-t", "--tail", "1", "f1"]), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z line3\n$/);
+    assert.match(
+      await ok(["logs", "-t", "--tail", "1", "f1"]),
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z line3\n$/,
+    );
     await ok(["rm", "f1"]);
   });
   test("rename and name conflicts", async () => {
@@ -145,11 +168,28 @@ describe("lifecycle", () => {
   });
   test("restart policy on-failure:2 restarts twice", async () => {
     await ok(["run", "-d", "--name", "rp1", "--restart", "on-failure:2", BUSYBOX, "sh", "-c", "exit 1"]);
-    await until(async () => (await inspect("rp1", "{{.RestartCount}} {{.State.Status}}")) === "2 exited", "two restarts");
+    await until(
+      async () => (await inspect("rp1", "{{.RestartCount}} {{.State.Status}}")) === "2 exited",
+      "two restarts",
+    );
     await ok(["rm", "rp1"]);
   });
   test("health checks feed State.Health", async () => {
-    await ok(["run", "-d", "--name", "h1", "--health-cmd", "test -f /tmp/ok", "--health-interval", "200ms", "--health-retries", "1", BUSYBOX, "sleep", "100"]);
+    await ok([
+      "run",
+      "-d",
+      "--name",
+      "h1",
+      "--health-cmd",
+      "test -f /tmp/ok",
+      "--health-interval",
+      "200ms",
+      "--health-retries",
+      "1",
+      BUSYBOX,
+      "sleep",
+      "100",
+    ]);
     await until(async () => (await inspect("h1", "{{.State.Health.Status}}")) === "unhealthy", "unhealthy");
     await ok(["exec", "h1", "touch", "/tmp/ok"]);
     await until(async () => (await inspect("h1", "{{.State.Health.Status}}")) === "healthy", "healthy");
@@ -165,7 +205,10 @@ describe("filesystem", () => {
     await ok(["volume", "create", "v1"]); // idempotent
     await ok(["run", "--rm", "-v", "v1:/data", BUSYBOX, "sh", "-c", "echo shared > /data/f"]);
     assert.equal(await ok(["run", "--rm", "-v", "v1:/data", BUSYBOX, "cat", "/data/f"]), "shared\n");
-    assert.equal((await ok(["volume", "ls", "--filter", "label=team=a", "--format", "{{.Name}}"])).trim(), "v1");
+    assert.equal(
+      (await ok(["volume", "ls", "--filter", "label=team=a", "--format", "{{.Name}}"])).trim(),
+      "v1",
+    );
     await ok(["create", "--name", "vuser", "-v", "v1:/data", BUSYBOX, "true"]);
     const rm = await run(["volume", "rm", "v1"]);
     assert.match(rm.stderr, /volume is in use/);
@@ -175,7 +218,19 @@ describe("filesystem", () => {
   test("bind mounts share files with the host; :ro refuses writes", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "sl-bind-"));
     writeFileSync(path.join(dir, "in.txt"), "from host\n");
-    assert.equal(await ok(["run", "--rm", "-v", `${dir}:/w`, BUSYBOX, "sh", "-c", "cat /w/in.txt; echo from container > /w/out.txt"]), "from host\n");
+    assert.equal(
+      await ok([
+        "run",
+        "--rm",
+        "-v",
+        `${dir}:/w`,
+        BUSYBOX,
+        "sh",
+        "-c",
+        "cat /w/in.txt; echo from container > /w/out.txt",
+      ]),
+      "from host\n",
+    );
     assert.equal(readFileSync(path.join(dir, "out.txt"), "utf8"), "from container\n");
     const ro = await run(["run", "--rm", "-v", `${dir}:/w:ro`, BUSYBOX, "sh", "-c", "echo x > /w/no.txt"]);
     assert.notEqual(ro.code, 0);
@@ -212,8 +267,30 @@ describe("filesystem", () => {
 
 describe("networks", () => {
   test("user network with IPAM, aliases in /etc/hosts, inspect, rm rules", async () => {
-    await ok(["network", "create", "--subnet", "10.99.0.0/24", "--gateway", "10.99.0.1", "--label", "env=test", "n1"]);
-    await ok(["run", "-d", "--name", "db1", "--network", "n1", "--network-alias", "database", BUSYBOX, "sleep", "100"]);
+    await ok([
+      "network",
+      "create",
+      "--subnet",
+      "10.99.0.0/24",
+      "--gateway",
+      "10.99.0.1",
+      "--label",
+      "env=test",
+      "n1",
+    ]);
+    await ok([
+      "run",
+      "-d",
+      "--name",
+      "db1",
+      "--network",
+      "n1",
+      "--network-alias",
+      "database",
+      BUSYBOX,
+      "sleep",
+      "100",
+    ]);
     await ok(["run", "-d", "--name", "app1", "--network", "n1", BUSYBOX, "sleep", "100"]);
     const hosts = await ok(["exec", "app1", "cat", "/etc/hosts"]);
     assert.match(hosts, /10\.99\.0\.\d+\s+db1 .*database/);
@@ -248,13 +325,31 @@ describe("events, filters, images, prune", () => {
     const since = Math.floor(Date.now() / 1000) - 1;
     await run(["run", "--rm", "--label", "suite=events", BUSYBOX, "sh", "-c", "exit 9"]);
     const until_ = Math.floor(Date.now() / 1000) + 1;
-    const out = await ok(["events", "--since", String(since), "--until", String(until_), "--filter", "event=die", "--filter", "label=suite=events", "--format", "{{.Action}} {{.Actor.Attributes.exitCode}}"]);
+    const out = await ok([
+      "events",
+      "--since",
+      String(since),
+      "--until",
+      String(until_),
+      "--filter",
+      "event=die",
+      "--filter",
+      "label=suite=events",
+      "--format",
+      "{{.Action}} {{.Actor.Attributes.exitCode}}",
+    ]);
     assert.equal(out.trim(), "die 9");
   });
   test("ps filters: label, status, exited, ancestor", async () => {
     await ok(["create", "--name", "pf1", "--label", "grp=x", BUSYBOX, "true"]);
-    assert.equal((await run(["run", "--name", "pf2", "--label", "grp=x", BUSYBOX, "sh", "-c", "exit 2"])).code, 2);
-    const names = (f: string[]) => ok(["ps", "-a", ...f.flatMap((x) => ["--filter", x]), "--format", "{{.Names}}"]).then((s) => s.trim().split("\n").sort().join(","));
+    assert.equal(
+      (await run(["run", "--name", "pf2", "--label", "grp=x", BUSYBOX, "sh", "-c", "exit 2"])).code,
+      2,
+    );
+    const names = (f: string[]) =>
+      ok(["ps", "-a", ...f.flatMap((x) => ["--filter", x]), "--format", "{{.Names}}"]).then((s) =>
+        s.trim().split("\n").sort().join(","),
+      );
     assert.equal(await names(["label=grp=x"]), "pf1,pf2");
     assert.equal(await names(["label=grp=x", "status=created"]), "pf1");
     assert.equal(await names(["label=grp=x", "exited=2"]), "pf2");

@@ -12,7 +12,10 @@ let d: Daemon;
 let seq = 0;
 
 before(async () => {
-  if (!REF) throw new Error("SOCKERLESS_REF_DOCKER_HOST is not set: the differential suite needs the reference engine (scripts/test-env.sh)");
+  if (!REF)
+    throw new Error(
+      "SOCKERLESS_REF_DOCKER_HOST is not set: the differential suite needs the reference engine (scripts/test-env.sh)",
+    );
   d = await startDaemon();
   await dockerOk(d.host, ["pull", BUSYBOX]);
   await dockerOk(REF, ["pull", BUSYBOX]);
@@ -60,30 +63,83 @@ const out = async (host: string, args: string[], input?: string) => {
 
 const scenarios: Record<string, Step> = {
   "run echo": (h) => out(h, ["run", "--rm", "--network", "none", BUSYBOX, "echo", "hello"]),
-  "exit code and stderr": (h) => out(h, ["run", "--rm", "--network", "none", BUSYBOX, "sh", "-c", "echo o; echo e >&2; exit 42"]),
-  "env merged by key": (h) => out(h, ["run", "--rm", "--network", "none", "-e", "A=1", "-e", "PATH=/bin", BUSYBOX, "sh", "-c", "echo $A $PATH"]),
+  "exit code and stderr": (h) =>
+    out(h, ["run", "--rm", "--network", "none", BUSYBOX, "sh", "-c", "echo o; echo e >&2; exit 42"]),
+  "env merged by key": (h) =>
+    out(h, [
+      "run",
+      "--rm",
+      "--network",
+      "none",
+      "-e",
+      "A=1",
+      "-e",
+      "PATH=/bin",
+      BUSYBOX,
+      "sh",
+      "-c",
+      "echo $A $PATH",
+    ]),
   "stdin piped": (h) => out(h, ["run", "--rm", "-i", "--network", "none", BUSYBOX, "cat"], "one\ntwo\n"),
   "workdir created": (h) => out(h, ["run", "--rm", "--network", "none", "-w", "/a/b/c", BUSYBOX, "pwd"]),
-  "missing command": async (h) => (await docker(h, ["run", "--rm", "--network", "none", BUSYBOX, "nope-cmd"])).code.toString(),
+  "missing command": async (h) =>
+    (await docker(h, ["run", "--rm", "--network", "none", BUSYBOX, "nope-cmd"])).code.toString(),
   "inspect after exit": async (h, n) => {
     const c = n("c");
-    await docker(h, ["run", "--name", c, "--network", "none", "--label", "k=v", "-e", "X=y", BUSYBOX, "sh", "-c", "exit 3"]);
-    return out(h, ["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}} {{.Name}} {{json .Config.Cmd}} {{json .Config.Env}} {{json .Config.Labels}} {{.HostConfig.RestartPolicy.Name}} {{.RestartCount}} {{.Config.Image}}", c]);
+    await docker(h, [
+      "run",
+      "--name",
+      c,
+      "--network",
+      "none",
+      "--label",
+      "k=v",
+      "-e",
+      "X=y",
+      BUSYBOX,
+      "sh",
+      "-c",
+      "exit 3",
+    ]);
+    return out(h, [
+      "inspect",
+      "--format",
+      "{{.State.Status}} {{.State.ExitCode}} {{.Name}} {{json .Config.Cmd}} {{json .Config.Env}} {{json .Config.Labels}} {{.HostConfig.RestartPolicy.Name}} {{.RestartCount}} {{.Config.Image}}",
+      c,
+    ]);
   },
   "created state": async (h, n) => {
     const c = n("c");
     await docker(h, ["create", "--name", c, "--network", "none", BUSYBOX, "true"]);
-    return out(h, ["inspect", "--format", "{{.State.Status}} {{.State.Running}} {{.State.Pid}} {{.State.StartedAt}}", c]);
+    return out(h, [
+      "inspect",
+      "--format",
+      "{{.State.Status}} {{.State.Running}} {{.State.Pid}} {{.State.StartedAt}}",
+      c,
+    ]);
   },
   "logs stdout and stderr apart, tail": async (h, n) => {
     const c = n("c");
-    await docker(h, ["run", "--name", c, "--network", "none", BUSYBOX, "sh", "-c", "echo 1; sleep 0.1; echo 2 >&2; sleep 0.1; echo 3"]);
+    await docker(h, [
+      "run",
+      "--name",
+      c,
+      "--network",
+      "none",
+      BUSYBOX,
+      "sh",
+      "-c",
+      "echo 1; sleep 0.1; echo 2 >&2; sleep 0.1; echo 3",
+    ]);
     return (await out(h, ["logs", c])) + (await out(h, ["logs", "--tail", "1", c]));
   },
   "exec env, workdir, exit code": async (h, n) => {
     const c = n("c");
     await dockerOk(h, ["run", "-d", "--name", c, "--network", "none", BUSYBOX, "sleep", "60"]);
-    return (await out(h, ["exec", "-e", "Q=1", "-w", "/tmp", c, "sh", "-c", "echo $Q; pwd; exit 4"])) + (await out(h, ["exec", "-i", c, "cat"], "in\n"));
+    return (
+      (await out(h, ["exec", "-e", "Q=1", "-w", "/tmp", c, "sh", "-c", "echo $Q; pwd; exit 4"])) +
+      (await out(h, ["exec", "-i", c, "cat"], "in\n"))
+    );
   },
   "stop exit code of a PID 1 that ignores TERM": async (h, n) => {
     const c = n("c");
@@ -95,11 +151,25 @@ const scenarios: Record<string, Step> = {
     const c = n("c");
     await dockerOk(h, ["run", "-d", "--name", c, "--network", "none", BUSYBOX, "sleep", "60"]);
     await dockerOk(h, ["kill", c]);
-    return (await out(h, ["inspect", "--format", "{{.State.ExitCode}} {{.State.Status}}", c])) + (await out(h, ["kill", c]));
+    return (
+      (await out(h, ["inspect", "--format", "{{.State.ExitCode}} {{.State.Status}}", c])) +
+      (await out(h, ["kill", c]))
+    );
   },
   "wait returns the code": async (h, n) => {
     const c = n("c");
-    await dockerOk(h, ["run", "-d", "--name", c, "--network", "none", BUSYBOX, "sh", "-c", "sleep 0.3; exit 5"]);
+    await dockerOk(h, [
+      "run",
+      "-d",
+      "--name",
+      c,
+      "--network",
+      "none",
+      BUSYBOX,
+      "sh",
+      "-c",
+      "sleep 0.3; exit 5",
+    ]);
     return out(h, ["wait", c]);
   },
   "name conflict": async (h, n) => {
@@ -134,8 +204,22 @@ const scenarios: Record<string, Step> = {
     const v = n("v");
     await dockerOk(h, ["volume", "create", v]);
     try {
-      await dockerOk(h, ["run", "--rm", "--network", "none", "-v", `${v}:/data`, BUSYBOX, "sh", "-c", "echo shared > /data/f"]);
-      return (await out(h, ["run", "--rm", "--network", "none", "-v", `${v}:/data`, BUSYBOX, "cat", "/data/f"])) + (await out(h, ["volume", "inspect", "--format", "{{.Name}} {{.Driver}} {{.Scope}}", v]));
+      await dockerOk(h, [
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        `${v}:/data`,
+        BUSYBOX,
+        "sh",
+        "-c",
+        "echo shared > /data/f",
+      ]);
+      return (
+        (await out(h, ["run", "--rm", "--network", "none", "-v", `${v}:/data`, BUSYBOX, "cat", "/data/f"])) +
+        (await out(h, ["volume", "inspect", "--format", "{{.Name}} {{.Driver}} {{.Scope}}", v]))
+      );
     } finally {
       await docker(h, ["volume", "rm", v]);
     }
@@ -144,16 +228,54 @@ const scenarios: Record<string, Step> = {
     const a = n("a");
     const b = n("b");
     await dockerOk(h, ["create", "--name", a, "--network", "none", "--label", `grp=${a}`, BUSYBOX, "true"]);
-    await docker(h, ["run", "--name", b, "--network", "none", "--label", `grp=${a}`, BUSYBOX, "sh", "-c", "exit 1"]);
-    return (await out(h, ["ps", "-a", "--filter", `label=grp=${a}`, "--format", "{{.Names}} {{.State}} {{.Labels}}"])) + (await out(h, ["ps", "-a", "--filter", `label=grp=${a}`, "--filter", "exited=1", "--format", "{{.Names}}"]));
+    await docker(h, [
+      "run",
+      "--name",
+      b,
+      "--network",
+      "none",
+      "--label",
+      `grp=${a}`,
+      BUSYBOX,
+      "sh",
+      "-c",
+      "exit 1",
+    ]);
+    return (
+      (await out(h, [
+        "ps",
+        "-a",
+        "--filter",
+        `label=grp=${a}`,
+        "--format",
+        "{{.Names}} {{.State}} {{.Labels}}",
+      ])) +
+      (await out(h, [
+        "ps",
+        "-a",
+        "--filter",
+        `label=grp=${a}`,
+        "--filter",
+        "exited=1",
+        "--format",
+        "{{.Names}}",
+      ]))
+    );
   },
-  "rename": async (h, n) => {
+  rename: async (h, n) => {
     const a = n("a");
     const b = n("b");
     await dockerOk(h, ["create", "--name", a, "--network", "none", BUSYBOX, "true"]);
     return (await out(h, ["rename", a, b])) + (await out(h, ["inspect", "--format", "{{.Name}}", b]));
   },
-  "image inspect of the test image": (h) => out(h, ["image", "inspect", "--format", "{{json .Config.Cmd}} {{json .Config.Env}} {{.Os}} {{.Architecture}} {{.Id}}", BUSYBOX]),
+  "image inspect of the test image": (h) =>
+    out(h, [
+      "image",
+      "inspect",
+      "--format",
+      "{{json .Config.Cmd}} {{json .Config.Env}} {{.Os}} {{.Architecture}} {{.Id}}",
+      BUSYBOX,
+    ]),
 };
 
 describe("differential: reference Docker Engine vs Sockerless", () => {

@@ -23,9 +23,23 @@ export interface Daemon {
 export async function startDaemon(dataRoot?: string, extra: string[] = []): Promise<Daemon> {
   const root = dataRoot ?? mkdtempSync(path.join(os.tmpdir(), "sockerless-test-"));
   const sock = path.join(root, "docker.sock");
-  const proc = spawn(process.execPath, [path.join(repo, "packages/cli/dist/main.js"), "serve", "-H", `unix://${sock}`, "--data-root", root, "--log-level", "warn", ...extra], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const proc = spawn(
+    process.execPath,
+    [
+      path.join(repo, "packages/cli/dist/main.js"),
+      "serve",
+      "-H",
+      `unix://${sock}`,
+      "--data-root",
+      root,
+      "--log-level",
+      "warn",
+      ...extra,
+    ],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));
   const deadline = Date.now() + 20_000;
@@ -52,7 +66,11 @@ export async function startDaemon(dataRoot?: string, extra: string[] = []): Prom
   return d;
 }
 
+/** Containers' filesystems on the tmpfs, one directory per test daemon. */
+const rootfsDir = (root: string) => path.join(existsSync("/dev/shm") ? "/dev/shm" : root, `${path.basename(root)}-rootfs`);
+
 export function cleanup(d: Daemon) {
+  rmSync(rootfsDir(d.dataRoot), { recursive: true, force: true });
   if (existsSync(d.dataRoot)) rmSync(d.dataRoot, { recursive: true, force: true });
 }
 
@@ -65,10 +83,20 @@ export interface Result {
 const dockerConfig = mkdtempSync(path.join(os.tmpdir(), "sockerless-dockercfg-"));
 
 /** Run the docker CLI on this machine against a host. */
-export function docker(host: string, args: string[], opts: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<Result> {
+export function docker(
+  host: string,
+  args: string[],
+  opts: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<Result> {
   return new Promise((resolve, reject) => {
     const p = spawn("docker", args, {
-      env: { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: dockerConfig, DOCKER_CLI_HINTS: "false", ...opts.env },
+      env: {
+        ...process.env,
+        DOCKER_HOST: host,
+        DOCKER_CONFIG: dockerConfig,
+        DOCKER_CLI_HINTS: "false",
+        ...opts.env,
+      },
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";
@@ -89,17 +117,28 @@ export function docker(host: string, args: string[], opts: { input?: string; tim
 }
 
 /** docker, and fail with its stderr unless it exits 0. */
-export async function dockerOk(host: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+export async function dockerOk(
+  host: string,
+  args: string[],
+  opts: { input?: string; timeoutMs?: number } = {},
+): Promise<string> {
   const r = await docker(host, args, opts);
   if (r.code !== 0) throw new Error(`docker ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
   return r.stdout;
 }
 
 export function dockerSync(host: string, args: string[]) {
-  return spawnSync("docker", args, { env: { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: dockerConfig }, encoding: "utf8" });
+  return spawnSync("docker", args, {
+    env: { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: dockerConfig },
+    encoding: "utf8",
+  });
 }
 
-export async function until<T>(fn: () => Promise<T | undefined | false>, what: string, timeoutMs = 15_000): Promise<T> {
+export async function until<T>(
+  fn: () => Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

@@ -34,7 +34,11 @@ describe("dockerode", () => {
     const docker = client();
     assert.equal(String(await docker.ping()), "OK");
     assert.equal((await docker.version()).ApiVersion, "1.44");
-    const c = await docker.createContainer({ Image: BUSYBOX, Cmd: ["sh", "-c", "echo out; echo err >&2; exit 2"], Labels: { sdk: "dockerode" } });
+    const c = await docker.createContainer({
+      Image: BUSYBOX,
+      Cmd: ["sh", "-c", "echo out; echo err >&2; exit 2"],
+      Labels: { sdk: "dockerode" },
+    });
     await c.start();
     assert.equal((await c.wait()).StatusCode, 2);
     const logs = (await c.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
@@ -53,7 +57,15 @@ describe("dockerode", () => {
 
   test("attach before start with stdin, and exec with exit code", async () => {
     const docker = client();
-    const c = await docker.createContainer({ Image: BUSYBOX, Cmd: ["cat"], OpenStdin: true, StdinOnce: true, AttachStdin: true, AttachStdout: true, AttachStderr: true });
+    const c = await docker.createContainer({
+      Image: BUSYBOX,
+      Cmd: ["cat"],
+      OpenStdin: true,
+      StdinOnce: true,
+      AttachStdin: true,
+      AttachStdout: true,
+      AttachStderr: true,
+    });
     const stream = await c.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true });
     const out = collect();
     docker.modem.demuxStream(stream, out.w, out.w);
@@ -66,7 +78,11 @@ describe("dockerode", () => {
 
     const s = await docker.createContainer({ Image: BUSYBOX, Cmd: ["sleep", "100"] });
     await s.start();
-    const exec = await s.exec({ Cmd: ["sh", "-c", "echo exec-out; exit 6"], AttachStdout: true, AttachStderr: true });
+    const exec = await s.exec({
+      Cmd: ["sh", "-c", "echo exec-out; exit 6"],
+      AttachStdout: true,
+      AttachStderr: true,
+    });
     const es = await exec.start({ hijack: true, stdin: false });
     const eo = collect();
     docker.modem.demuxStream(es, eo.w, eo.w);
@@ -93,7 +109,10 @@ describe("@docker/node-sdk", () => {
     const client = await DockerClient.fromDockerHost(d.host);
     try {
       assert.equal(await client.systemPing(), "1.44"); // the SDK returns the API-Version header
-      const created = await client.containerCreate({ Image: BUSYBOX, Cmd: ["sh", "-c", "echo node-sdk"] }, { name: "nsdk1" });
+      const created = await client.containerCreate(
+        { Image: BUSYBOX, Cmd: ["sh", "-c", "echo node-sdk"] },
+        { name: "nsdk1" },
+      );
       await client.containerStart(created.Id);
       const waited = await client.containerWait(created.Id);
       assert.equal(waited.StatusCode, 0);

@@ -28,7 +28,8 @@ export interface FsView {
   containerId: string;
 }
 
-const missing = (v: FsView, p: string) => notFound(`Could not find the file ${p} in container ${v.containerId}`);
+const missing = (v: FsView, p: string) =>
+  notFound(`Could not find the file ${p} in container ${v.containerId}`);
 
 export async function statPath(v: FsView, p: string): Promise<PathStat> {
   const loc = await resolveInContainer(v.rootfs, v.mounts, p, false);
@@ -61,11 +62,17 @@ export async function getArchive(v: FsView, p: string): Promise<{ stat: PathStat
   return { stat, tar: pack as unknown as Readable };
 }
 
-async function addTree(pack: tar.Pack, hostPath: string, name: string, skip?: (p: string) => boolean): Promise<void> {
+async function addTree(
+  pack: tar.Pack,
+  hostPath: string,
+  name: string,
+  skip?: (p: string) => boolean,
+): Promise<void> {
   const st = await fs.lstat(hostPath);
   const header = { name, mode: st.mode & 0o7777, mtime: st.mtime, uid: st.uid, gid: st.gid };
   if (st.isDirectory()) {
-    if (name !== ".") await entry(pack, { ...header, name: name.endsWith("/") ? name : name + "/", type: "directory" });
+    if (name !== ".")
+      await entry(pack, { ...header, name: name.endsWith("/") ? name : name + "/", type: "directory" });
     for (const child of (await fs.readdir(hostPath)).sort()) {
       const hp = path.join(hostPath, child);
       if (skip?.(hp)) continue;
@@ -75,18 +82,27 @@ async function addTree(pack: tar.Pack, hostPath: string, name: string, skip?: (p
     await entry(pack, { ...header, type: "symlink", linkname: await fs.readlink(hostPath) });
   } else if (st.isFile()) {
     await new Promise<void>((resolve, reject) => {
-      const w = pack.entry({ ...header, type: "file", size: st.size }, (err) => (err ? reject(err) : resolve()));
+      const w = pack.entry({ ...header, type: "file", size: st.size }, (err) =>
+        err ? reject(err) : resolve(),
+      );
       createReadStream(hostPath).on("error", reject).pipe(w);
     });
   }
 }
 
 function entry(pack: tar.Pack, header: Partial<tar.Header> & { name: string }): Promise<void> {
-  return new Promise((resolve, reject) => pack.entry(header as tar.Header, (err) => (err ? reject(err) : resolve())));
+  return new Promise((resolve, reject) =>
+    pack.entry(header as tar.Header, (err) => (err ? reject(err) : resolve())),
+  );
 }
 
 /** Extract a tar under directory `p` of the container; no entry may land outside the container. */
-export async function putArchive(v: FsView, p: string, input: Readable, opts: { noOverwriteDirNonDir: boolean }): Promise<void> {
+export async function putArchive(
+  v: FsView,
+  p: string,
+  input: Readable,
+  opts: { noOverwriteDirNonDir: boolean },
+): Promise<void> {
   const dest = await resolveInContainer(v.rootfs, v.mounts, p, true);
   let st;
   try {
@@ -114,9 +130,16 @@ export async function putArchive(v: FsView, p: string, input: Readable, opts: { 
   }
 }
 
-async function extractEntry(v: FsView, destDir: string, h: tar.Header, stream: Readable, opts: { noOverwriteDirNonDir: boolean }) {
+async function extractEntry(
+  v: FsView,
+  destDir: string,
+  h: tar.Header,
+  stream: Readable,
+  opts: { noOverwriteDirNonDir: boolean },
+) {
   const rel = path.posix.normalize(h.name);
-  if (path.posix.isAbsolute(h.name)) throw badRequest(`invalid tar entry ${JSON.stringify(h.name)}: absolute paths are not allowed`);
+  if (path.posix.isAbsolute(h.name))
+    throw badRequest(`invalid tar entry ${JSON.stringify(h.name)}: absolute paths are not allowed`);
   if (rel.startsWith("../") || rel === "..") {
     throw badRequest(`invalid tar entry ${JSON.stringify(h.name)}: path escapes the destination`);
   }
@@ -125,13 +148,16 @@ async function extractEntry(v: FsView, destDir: string, h: tar.Header, stream: R
     throw badRequest(`invalid tar entry ${JSON.stringify(h.name)}: path escapes the destination`);
   }
   const parent = await resolveInContainer(v.rootfs, v.mounts, path.posix.dirname(cpath), true);
-  if (parent.readOnly) throw new DockerError(403, `cannot write to read-only mount at ${path.posix.dirname(cpath)}`);
+  if (parent.readOnly)
+    throw new DockerError(403, `cannot write to read-only mount at ${path.posix.dirname(cpath)}`);
   await fs.mkdir(parent.hostPath, { recursive: true });
   const target = path.join(parent.hostPath, path.posix.basename(cpath));
   const existing = await fs.lstat(target).catch(() => undefined);
   const mode = (h.mode ?? 0o644) & 0o7777;
   if (existing && opts.noOverwriteDirNonDir && existing.isDirectory() !== (h.type === "directory")) {
-    throw badRequest(`cannot overwrite ${existing.isDirectory() ? "directory" : "non-directory"} ${cpath} with ${existing.isDirectory() ? "non-directory" : "directory"}`);
+    throw badRequest(
+      `cannot overwrite ${existing.isDirectory() ? "directory" : "non-directory"} ${cpath} with ${existing.isDirectory() ? "non-directory" : "directory"}`,
+    );
   }
   switch (h.type) {
     case "directory":
@@ -158,9 +184,16 @@ async function extractEntry(v: FsView, destDir: string, h: tar.Header, stream: R
     case "link": {
       const linkRel = path.posix.normalize(h.linkname ?? "");
       if (path.posix.isAbsolute(linkRel) || linkRel.startsWith("../") || linkRel === "..") {
-        throw badRequest(`invalid tar entry ${JSON.stringify(h.name)}: hard link target escapes the destination`);
+        throw badRequest(
+          `invalid tar entry ${JSON.stringify(h.name)}: hard link target escapes the destination`,
+        );
       }
-      const src = await resolveInContainer(v.rootfs, v.mounts, path.posix.join(destDir, path.posix.normalize(h.linkname ?? "").replace(/^\/+/, "")), false);
+      const src = await resolveInContainer(
+        v.rootfs,
+        v.mounts,
+        path.posix.join(destDir, path.posix.normalize(h.linkname ?? "").replace(/^\/+/, "")),
+        false,
+      );
       if (existing) await fs.rm(target, { recursive: true, force: true });
       await fs.copyFile(src.hostPath, target);
       stream.resume();

@@ -6,12 +6,15 @@ import type { ImageStore } from "@sockerless/images";
 import { resolveCommand, spawnSandbox, type SandboxSpec } from "@sockerless/sandbox";
 import { exportTar, getArchive, putArchive, statPath, type FsView } from "./archive.js";
 import { diffTrees } from "./changes.js";
+import { copyTree } from "./copy-tree.js";
 
 /** Files the daemon manages in every container; not reported by `docker diff`. */
 const MANAGED = new Set(["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"]);
 
 export interface MemoryBackendOptions {
   dataRoot: string;
+  /** Where containers' filesystems live (a tmpfs by default); defaults to <dataRoot>/memory. */
+  rootfsRoot?: string;
   images: ImageStore;
   /** Kill a container's process after this long (ms); undefined = no limit. */
   maxRunMs?: number;
@@ -25,13 +28,24 @@ export interface MemoryBackendOptions {
  */
 export class MemoryBackend implements Backend {
   readonly name = "memory";
-  readonly capabilities = { exec: true, attach: true, archive: true, pause: false, hostBinds: true, tty: true };
+  readonly capabilities = {
+    exec: true,
+    attach: true,
+    archive: true,
+    pause: false,
+    hostBinds: true,
+    tty: true,
+  };
   private readonly running = new Map<string, number>(); // container id -> live processes
 
   constructor(private readonly opts: MemoryBackendOptions) {}
 
+  private dir(id: string) {
+    return path.join(this.opts.rootfsRoot ?? path.join(this.opts.dataRoot, "memory"), id);
+  }
+
   private rootfs(id: string) {
-    return path.join(this.opts.dataRoot, "memory", id, "rootfs");
+    return path.join(this.dir(id), "rootfs");
   }
 
   private view(spec: RunSpec): FsView {
@@ -47,12 +61,19 @@ export class MemoryBackend implements Backend {
       const tmp = root + ".tmp";
       await fs.rm(tmp, { recursive: true, force: true });
       await fs.mkdir(path.dirname(root), { recursive: true });
-      await fs.cp(image, tmp, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+      copyTree(image, tmp);
       await fs.rename(tmp, root);
     }
     await this.writeManagedFiles(spec);
-    for (const m of spec.mounts) await fs.mkdir(path.join(root, m.containerPath), { recursive: true }).catch(() => {});
-    if (spec.cwd && spec.cwd !== "/") await fs.mkdir(path.join(root, spec.cwd), { recursive: true }).catch(() => {});
+    await this.makeMountPoints(spec);
+  }
+
+  private async makeMountPoints(spec: RunSpec) {
+    const root = this.rootfs(spec.id);
+    for (const m of spec.mounts)
+      await fs.mkdir(path.join(root, m.containerPath), { recursive: true }).catch(() => {});
+    if (spec.cwd && spec.cwd !== "/")
+      await fs.mkdir(path.join(root, spec.cwd), { recursive: true }).catch(() => {});
   }
 
   private async writeManagedFiles(spec: RunSpec) {
@@ -70,7 +91,11 @@ export class MemoryBackend implements Backend {
     if (this.opts.maxRunMs) limits.timeoutMs = this.opts.maxRunMs;
     return {
       rootfs: this.rootfs(spec.id),
-      mounts: spec.mounts.map((m) => ({ hostPath: m.hostPath, containerPath: m.containerPath, readOnly: m.readOnly })),
+      mounts: spec.mounts.map((m) => ({
+        hostPath: m.hostPath,
+        containerPath: m.containerPath,
+        readOnly: m.readOnly,
+      })),
       argv: spec.argv,
       env: spec.env,
       cwd: spec.cwd,
@@ -118,7 +143,9 @@ export class MemoryBackend implements Backend {
 
   async remove(id: string): Promise<void> {
     this.running.delete(id);
-    await fs.rm(path.join(this.opts.dataRoot, "memory", id), { recursive: true, force: true });
+    const trash = `${this.dir(id)}.removed`;
+    await fs.rename(this.dir(id), trash).catch(() => {});
+    void fs.rm(trash, { recursive: true, force: true });
   }
 
   statPath(spec: RunSpec, p: string) {
@@ -129,7 +156,12 @@ export class MemoryBackend implements Backend {
     return getArchive(this.view(spec), p);
   }
 
-  async putArchive(spec: RunSpec, p: string, tar: import("node:stream").Readable, opts: { noOverwriteDirNonDir: boolean }) {
+  async putArchive(
+    spec: RunSpec,
+    p: string,
+    tar: import("node:stream").Readable,
+    opts: { noOverwriteDirNonDir: boolean },
+  ) {
     await this.prepare(spec);
     return putArchive(this.view(spec), p, tar, opts);
   }

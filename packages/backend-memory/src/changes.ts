@@ -24,10 +24,16 @@ async function walk(dir: string, rel = ""): Promise<Map<string, Stats>> {
 }
 
 const differs = (a: Stats, b: Stats) =>
-  a.size !== b.size || (a.mode & 0o170777) !== (b.mode & 0o170777) || (!a.isDirectory() && a.mtimeMs !== b.mtimeMs);
+  a.size !== b.size ||
+  (a.mode & 0o170777) !== (b.mode & 0o170777) ||
+  (!a.isDirectory() && a.mtimeMs !== b.mtimeMs);
 
 /** Changes of the container's filesystem against its image, like `docker diff`. */
-export async function diffTrees(imageRoot: string, containerRoot: string, ignore: Set<string>): Promise<Change[]> {
+export async function diffTrees(
+  imageRoot: string,
+  containerRoot: string,
+  ignore: Set<string>,
+): Promise<Change[]> {
   const [base, cur] = await Promise.all([walk(imageRoot), walk(containerRoot)]);
   const out: Change[] = [];
   const parentsChanged = new Set<string>();

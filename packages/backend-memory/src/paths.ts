@@ -14,11 +14,19 @@ function mountFor(rootfs: string, mounts: ResolvedMount[], cpath: string): HostL
   let best: ResolvedMount | undefined;
   for (const m of mounts) {
     const t = m.containerPath.replace(/\/+$/, "");
-    if ((cpath === t || cpath.startsWith(t + "/")) && (!best || t.length > best.containerPath.replace(/\/+$/, "").length)) best = m;
+    if (
+      (cpath === t || cpath.startsWith(t + "/")) &&
+      (!best || t.length > best.containerPath.replace(/\/+$/, "").length)
+    )
+      best = m;
   }
   if (!best) return { hostPath: path.join(rootfs, cpath), base: rootfs, readOnly: false };
   const t = best.containerPath.replace(/\/+$/, "");
-  return { hostPath: path.join(best.hostPath, cpath.slice(t.length)), base: best.hostPath, readOnly: best.readOnly };
+  return {
+    hostPath: path.join(best.hostPath, cpath.slice(t.length)),
+    base: best.hostPath,
+    readOnly: best.readOnly,
+  };
 }
 
 /**
@@ -32,7 +40,10 @@ export async function resolveInContainer(
   containerPath: string,
   followLast: boolean,
 ): Promise<HostLocation & { containerPath: string }> {
-  let parts = path.posix.normalize("/" + containerPath).split("/").filter(Boolean);
+  let parts = path.posix
+    .normalize("/" + containerPath)
+    .split("/")
+    .filter(Boolean);
   let resolved = "/";
   let hops = 0;
   for (let i = 0; i < parts.length; i++) {

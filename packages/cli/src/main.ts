@@ -5,7 +5,9 @@ import { defaultDataRoot, serve } from "./serve.js";
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
-const program = new Command("sockerless").description("A Docker Engine API daemon that runs containers elsewhere");
+const program = new Command("sockerless").description(
+  "A Docker Engine API daemon that runs containers elsewhere",
+);
 
 program
   .command("serve")
@@ -14,16 +16,29 @@ program
   .option("--data-root <dir>", "root of persistent state", defaultDataRoot())
   .option("--insecure-registry <host:port>", "registry reached over plain HTTP (repeatable)", collect, [])
   .option("--registry-mirror <url>", "Docker Hub mirror (repeatable)", collect, [])
-  .addOption(new Option("--backend <name>", "where containers run").default(process.env.SOCKERLESS_BACKEND ?? "memory"))
-  .addOption(new Option("-l, --log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"))
-  .option("--max-run-seconds <n>", "memory backend: kill a container's process after n seconds", (v) => Number(v))
+  .addOption(
+    new Option("--backend <name>", "where containers run").default(
+      process.env.SOCKERLESS_BACKEND ?? "memory",
+    ),
+  )
+  .addOption(
+    new Option("-l, --log-level <level>", "log level")
+      .choices(["trace", "debug", "info", "warn", "error", "fatal"])
+      .default("info"),
+  )
+  .option("--max-run-seconds <n>", "memory backend: kill a container's process after n seconds", (v) =>
+    Number(v),
+  )
+  .option("--rootfs-dir <dir>", "memory backend: where containers' filesystems live (default: a tmpfs under /dev/shm)")
   .option("--max-memory <bytes>", "memory backend: interpreter memory limit per container", (v) => Number(v))
   .action(async (opts) => {
     try {
       const daemon = await serve(opts);
       for (const l of daemon.listeners) {
         log.info({ address: l.url, backend: opts.backend }, "listening");
-        process.stdout.write(`sockerless: listening on ${l.url} (backend ${opts.backend})\n  export DOCKER_HOST=${l.url}\n`);
+        process.stdout.write(
+          `sockerless: listening on ${l.url} (backend ${opts.backend})\n  export DOCKER_HOST=${l.url}\n`,
+        );
       }
       const shutdown = async (sig: string) => {
         log.info({ signal: sig }, "shutting down");

@@ -1,7 +1,16 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import { badRequest, conflict, DockerError, noSuchContainer, noSuchImage, notImplemented, notModified, log } from "@sockerless/api";
+import {
+  badRequest,
+  conflict,
+  DockerError,
+  noSuchContainer,
+  noSuchImage,
+  notImplemented,
+  notModified,
+  log,
+} from "@sockerless/api";
 import type { ImageStore } from "@sockerless/images";
 import { applyImageConfig, validateCreate, wantedMounts } from "./create-config.js";
 import type { EventBus } from "./events.js";
@@ -9,7 +18,15 @@ import { formatNs, LogFile, type LogQuery, type LogRecord, nowNs, selectRecords 
 import type { NetworkStore } from "./networks.js";
 import { inspectContainer, networkSettings, statusText, summarizeMounts } from "./render.js";
 import { Runtime, type OutputListener } from "./runtime.js";
-import type { Backend, ContainerConfig, ContainerRecord, EndpointSettings, HostConfig, MountPoint, RunSpec } from "./types.js";
+import type {
+  Backend,
+  ContainerConfig,
+  ContainerRecord,
+  EndpointSettings,
+  HostConfig,
+  MountPoint,
+  RunSpec,
+} from "./types.js";
 import {
   checkFilterKeys,
   type Filters,
@@ -59,6 +76,10 @@ export class ContainerManager {
     const base = path.join(this.root, "containers");
     await fs.mkdir(base, { recursive: true });
     for (const id of await fs.readdir(base)) {
+      if (id.startsWith(".removed-")) {
+        await fs.rm(path.join(base, id), { recursive: true, force: true });
+        continue;
+      }
       const rec = await readJson<ContainerRecord>(path.join(base, id, "config.json"));
       if (!rec) continue;
       this.records.set(rec.Id, rec);
@@ -101,7 +122,10 @@ export class ContainerManager {
   private async locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.locks.get(id) ?? Promise.resolve();
     const next = prev.then(fn, fn);
-    this.locks.set(id, next.catch(() => {}));
+    this.locks.set(
+      id,
+      next.catch(() => {}),
+    );
     return next;
   }
 
@@ -138,7 +162,8 @@ export class ContainerManager {
   // ---------------------------------------------------------------- create
 
   async create(name: string | undefined, req: CreateRequest): Promise<{ Id: string; Warnings: string[] }> {
-    if (req === null || typeof req !== "object" || Array.isArray(req)) throw badRequest("config cannot be empty in order to create a container");
+    if (req === null || typeof req !== "object" || Array.isArray(req))
+      throw badRequest("config cannot be empty in order to create a container");
     if (!req.Image) throw badRequest("No image specified");
     const host: HostConfig = { ...(req.HostConfig ?? {}) };
     const fullName = name ? validateName(name) : undefined;
@@ -149,7 +174,10 @@ export class ContainerManager {
       );
     }
     const image = this.images.resolve(req.Image);
-    if (!image) throw noSuchImage(req.Image.includes(":") || req.Image.includes("@") ? req.Image : `${req.Image}:latest`);
+    if (!image)
+      throw noSuchImage(
+        req.Image.includes(":") || req.Image.includes("@") ? req.Image : `${req.Image}:latest`,
+      );
     const { HostConfig: _h, NetworkingConfig: netCfg, ...rawCfg } = req;
     const cfg = applyImageConfig(rawCfg, image);
     validateCreate(cfg, host);
@@ -218,12 +246,49 @@ export class ContainerManager {
       throw e;
     }
     this.emit(rec, "create");
+    log.debug({ id }, "created");
     return { Id: id, Warnings: warnings };
   }
 
   private generateName(): string {
-    const left = ["admiring", "brave", "clever", "dreamy", "eager", "festive", "gallant", "happy", "jolly", "keen", "lucid", "modest", "nifty", "quirky", "serene", "vibrant", "zen"];
-    const right = ["turing", "hopper", "lovelace", "curie", "noether", "ritchie", "thompson", "knuth", "dijkstra", "liskov", "hamilton", "babbage", "pike", "torvalds", "kay", "wing", "goldberg"];
+    const left = [
+      "admiring",
+      "brave",
+      "clever",
+      "dreamy",
+      "eager",
+      "festive",
+      "gallant",
+      "happy",
+      "jolly",
+      "keen",
+      "lucid",
+      "modest",
+      "nifty",
+      "quirky",
+      "serene",
+      "vibrant",
+      "zen",
+    ];
+    const right = [
+      "turing",
+      "hopper",
+      "lovelace",
+      "curie",
+      "noether",
+      "ritchie",
+      "thompson",
+      "knuth",
+      "dijkstra",
+      "liskov",
+      "hamilton",
+      "babbage",
+      "pike",
+      "torvalds",
+      "kay",
+      "wing",
+      "goldberg",
+    ];
     for (;;) {
       const n = `${left[Math.floor(Math.random() * left.length)]}_${right[Math.floor(Math.random() * right.length)]}`;
       const candidate = this.find(n) ? `${n}${Math.floor(Math.random() * 10)}` : n;
@@ -231,14 +296,18 @@ export class ContainerManager {
     }
   }
 
-  private initialNetworks(mode: string, endpoints: Record<string, EndpointSettings>): Record<string, EndpointSettings> {
+  private initialNetworks(
+    mode: string,
+    endpoints: Record<string, EndpointSettings>,
+  ): Record<string, EndpointSettings> {
     if (mode.startsWith("container:")) {
       this.get(mode.slice("container:".length));
       return {};
     }
     const out: Record<string, EndpointSettings> = {};
     const primary = this.networks.get(mode); // 404 "network X not found" as dockerd
-    out[primary.Name] = endpoints[mode] ?? endpoints[primary.Name] ?? endpoints[primary.Id] ?? endpoints["default"] ?? {};
+    out[primary.Name] =
+      endpoints[mode] ?? endpoints[primary.Name] ?? endpoints[primary.Id] ?? endpoints["default"] ?? {};
     for (const [k, ep] of Object.entries(endpoints)) {
       if (k === "default") continue; // the CLI's name for the primary network
       const n = this.networks.get(k);
@@ -258,13 +327,32 @@ export class ContainerManager {
         try {
           await fs.stat(m.source);
         } catch {
-          if (fromMounts) throw badRequest(`invalid mount config for type "bind": bind source path does not exist: ${m.source}`);
+          if (fromMounts)
+            throw badRequest(
+              `invalid mount config for type "bind": bind source path does not exist: ${m.source}`,
+            );
           await fs.mkdir(m.source, { recursive: true }); // -v creates a missing host directory, as dockerd
         }
-        out.push({ Type: "bind", Source: m.source, Destination: m.target, Mode: m.readOnly ? "ro" : "", RW: !m.readOnly, Propagation: "rprivate" });
+        out.push({
+          Type: "bind",
+          Source: m.source,
+          Destination: m.target,
+          Mode: m.readOnly ? "ro" : "",
+          RW: !m.readOnly,
+          Propagation: "rprivate",
+        });
       } else if (m.type === "volume") {
         const v = await this.volumes.create({ Name: m.source || undefined, anonymous: !m.source });
-        out.push({ Type: "volume", Name: v.Name, Source: v.Mountpoint, Destination: m.target, Driver: "local", Mode: m.readOnly ? "ro" : "z", RW: !m.readOnly, Propagation: "" });
+        out.push({
+          Type: "volume",
+          Name: v.Name,
+          Source: v.Mountpoint,
+          Destination: m.target,
+          Driver: "local",
+          Mode: m.readOnly ? "ro" : "z",
+          RW: !m.readOnly,
+          Propagation: "",
+        });
       } else {
         const dir = path.join(this.root, "tmpfs", newId());
         await fs.mkdir(dir, { recursive: true });
@@ -290,9 +378,17 @@ export class ContainerManager {
         settings.IPAddress = a.ip;
         settings.IPPrefixLen = a.prefix;
         settings.Gateway = a.gateway;
-        settings.MacAddress = "02:42:" + a.ip.split(".").map((o) => Number(o).toString(16).padStart(2, "0")).join(":");
+        settings.MacAddress =
+          "02:42:" +
+          a.ip
+            .split(".")
+            .map((o) => Number(o).toString(16).padStart(2, "0"))
+            .join(":");
       }
-      if (n.Name !== "bridge") settings.DNSNames = [c.Name.slice(1), c.Id.slice(0, 12), ...(ep.Aliases ?? [])].filter((v, i, a) => a.indexOf(v) === i);
+      if (n.Name !== "bridge")
+        settings.DNSNames = [c.Name.slice(1), c.Id.slice(0, 12), ...(ep.Aliases ?? [])].filter(
+          (v, i, a) => a.indexOf(v) === i,
+        );
     }
     c.Networks[n.Name] = settings;
   }
@@ -301,25 +397,49 @@ export class ContainerManager {
 
   inspect(ref: string, size = false) {
     const c = this.get(ref);
-    return inspectContainer(c, (id) => this.networks.find(id), size ? { rw: 0, rootFs: this.images.get(c.Image)?.size ?? 0 } : undefined);
+    return inspectContainer(
+      c,
+      (id) => this.networks.find(id),
+      size ? { rw: 0, rootFs: this.images.get(c.Image)?.size ?? 0 } : undefined,
+    );
   }
 
   async inspectWithSize(ref: string) {
     const c = this.get(ref);
     const rw = await this.backend.sizeRw(this.runSpec(c));
-    return inspectContainer(c, (id) => this.networks.find(id), { rw, rootFs: rw + (this.images.get(c.Image)?.size ?? 0) });
+    return inspectContainer(c, (id) => this.networks.find(id), {
+      rw,
+      rootFs: rw + (this.images.get(c.Image)?.size ?? 0),
+    });
   }
 
   async list(opts: { all: boolean; limit?: number; size: boolean; filters: Filters }) {
     const f = opts.filters;
-    checkFilterKeys(f, ["id", "name", "label", "label!", "status", "ancestor", "exited", "network", "volume", "health", "before", "since", "is-task", "publish", "expose"]);
+    checkFilterKeys(f, [
+      "id",
+      "name",
+      "label",
+      "label!",
+      "status",
+      "ancestor",
+      "exited",
+      "network",
+      "volume",
+      "health",
+      "before",
+      "since",
+      "is-task",
+      "publish",
+      "expose",
+    ]);
     for (const s of f.get("status") ?? []) {
       if (!["created", "restarting", "running", "removing", "paused", "exited", "dead"].includes(s)) {
         throw badRequest(`invalid filter 'status=${s}'`);
       }
     }
     for (const h of f.get("health") ?? []) {
-      if (!["starting", "healthy", "unhealthy", "none"].includes(h)) throw badRequest(`Unrecognised filter value for health: ${h}`);
+      if (!["starting", "healthy", "unhealthy", "none"].includes(h))
+        throw badRequest(`Unrecognised filter value for health: ${h}`);
     }
     let list = [...this.records.values()].sort((a, b) => (a.Created < b.Created ? 1 : -1));
     const before = f.get("before")?.[0];
@@ -348,13 +468,16 @@ export class ContainerManager {
         any("status", (v) => c.State.Status === v) &&
         any("exited", (v) => c.State.Status === "exited" && c.State.ExitCode === Number(v)) &&
         (!f.get("ancestor") || ancestors.some((a) => a === c.Image || a === c.ImageRef)) &&
-        any("network", (v) => Object.entries(c.Networks).some(([n, ep]) => n === v || ep.NetworkID?.startsWith(v))) &&
+        any("network", (v) =>
+          Object.entries(c.Networks).some(([n, ep]) => n === v || ep.NetworkID?.startsWith(v)),
+        ) &&
         any("volume", (v) => c.Mounts.some((m) => m.Name === v || m.Destination === v || m.Source === v)) &&
         any("health", (v) => (c.State.Health?.Status ?? "none") === v)
       );
     });
     const hasStatusFilter = !!f.get("status") || !!f.get("exited");
-    if (!opts.all && !hasStatusFilter && !opts.limit) list = list.filter((c) => c.State.Running || c.State.Restarting);
+    if (!opts.all && !hasStatusFilter && !opts.limit)
+      list = list.filter((c) => c.State.Running || c.State.Restarting);
     if (opts.limit && opts.limit > 0) list = list.slice(0, opts.limit);
     return Promise.all(list.map((c) => this.summary(c, opts.size)));
   }
@@ -395,7 +518,8 @@ export class ContainerManager {
       openStdin: !!c.Config.OpenStdin,
       mounts: c.Mounts.map((m) => ({ hostPath: m.Source, containerPath: m.Destination, readOnly: !m.RW })),
       hosts: this.hostsFor(c),
-      memoryBytes: typeof c.HostConfig.Memory === "number" && c.HostConfig.Memory > 0 ? c.HostConfig.Memory : undefined,
+      memoryBytes:
+        typeof c.HostConfig.Memory === "number" && c.HostConfig.Memory > 0 ? c.HostConfig.Memory : undefined,
     };
   }
 
@@ -412,7 +536,8 @@ export class ContainerManager {
       if (net === "bridge" || !ep.IPAddress) continue;
       for (const peer of this.records.values()) {
         const pep = peer.Networks[net];
-        if (peer.Id === c.Id || !pep?.IPAddress || !(peer.State.Running || peer.State.Status === "created")) continue;
+        if (peer.Id === c.Id || !pep?.IPAddress || !(peer.State.Running || peer.State.Status === "created"))
+          continue;
         lines.push(`${pep.IPAddress}\t${[...(pep.DNSNames ?? [peer.Name.slice(1)])].join(" ")}`);
       }
     }
@@ -471,16 +596,25 @@ export class ContainerManager {
     } else delete c.State.Health;
     await this.save(c);
     this.emit(c, "start");
+    log.debug({ id: c.Id }, "started");
     this.onStarted(c, rt);
     proc.exited.then((code) => this.handleExit(c, rt, code));
   }
 
   private async handleExit(c: ContainerRecord, rt: Runtime, code: number): Promise<void> {
+    log.debug({ id: c.Id, code }, "exited");
     rt.log.close();
     rt.proc = undefined;
     this.onStopped(c);
     if (!this.records.has(c.Id)) return;
-    Object.assign(c.State, { Status: "exited", Running: false, Paused: false, Pid: 0, ExitCode: code, FinishedAt: nowIso() });
+    Object.assign(c.State, {
+      Status: "exited",
+      Running: false,
+      Paused: false,
+      Pid: 0,
+      ExitCode: code,
+      FinishedAt: nowIso(),
+    });
     if (c.State.Health) c.State.Health.Status = "unhealthy";
     delete c.State.Health;
     const policy = c.HostConfig.RestartPolicy ?? { Name: "no" };
@@ -503,8 +637,8 @@ export class ContainerManager {
       const delay = Math.min(100 * 2 ** Math.min(c.RestartCount, 10), 60_000);
       rt.restartTimer = setTimeout(() => {
         rt.restartTimer = undefined;
-        this.locked(c.Id, () => (c.State.Restarting ? this.startLocked(c, true) : Promise.resolve())).catch((e) =>
-          log.warn({ err: e, id: c.Id }, "restart failed"),
+        this.locked(c.Id, () => (c.State.Restarting ? this.startLocked(c, true) : Promise.resolve())).catch(
+          (e) => log.warn({ err: e, id: c.Id }, "restart failed"),
         );
       }, delay);
       return;
@@ -543,7 +677,10 @@ export class ContainerManager {
       const exit = rt.nextExit();
       this.emit(c, "kill", { signal: String(SIGNALS[sig]) });
       rt.proc.signal(sig);
-      const done = timeout < 0 ? await exit : await Promise.race([exit, sleep(timeout * 1000).then(() => "timeout" as const)]);
+      const done =
+        timeout < 0
+          ? await exit
+          : await Promise.race([exit, sleep(timeout * 1000).then(() => "timeout" as const)]);
       if (done === "timeout" && rt.proc) {
         this.emit(c, "kill", { signal: "9" });
         rt.proc.signal("SIGKILL");
@@ -568,7 +705,8 @@ export class ContainerManager {
     const c = this.get(ref);
     const sig = normalizeSignal(signal, "SIGKILL");
     const rt = this.runtime(c.Id);
-    if (!c.State.Running || !rt.proc) throw conflict(`Cannot kill container: ${ref}: Container ${c.Id} is not running`);
+    if (!c.State.Running || !rt.proc)
+      throw conflict(`Cannot kill container: ${ref}: Container ${c.Id} is not running`);
     if (sig === "SIGKILL") c.ManuallyStopped = true;
     this.emit(c, "kill", { signal: String(SIGNALS[sig]) });
     const exit = rt.nextExit();
@@ -576,12 +714,17 @@ export class ContainerManager {
     if (sig === "SIGKILL") await exit;
   }
 
-  async wait(ref: string, condition: string | undefined): Promise<{ StatusCode: number; Error: null | { Message: string } }> {
+  async wait(
+    ref: string,
+    condition: string | undefined,
+  ): Promise<{ StatusCode: number; Error: null | { Message: string } }> {
     const c = this.get(ref);
     const rt = this.runtime(c.Id);
     const cond = condition || "not-running";
-    if (!["not-running", "next-exit", "removed"].includes(cond)) throw badRequest(`invalid condition: "${cond}"`);
-    if (cond === "not-running" && !c.State.Running && !c.State.Restarting) return { StatusCode: c.State.ExitCode, Error: null };
+    if (!["not-running", "next-exit", "removed"].includes(cond))
+      throw badRequest(`invalid condition: "${cond}"`);
+    if (cond === "not-running" && !c.State.Running && !c.State.Restarting)
+      return { StatusCode: c.State.ExitCode, Error: null };
     if (cond === "removed") {
       return new Promise((resolve) => {
         let last = c.State.ExitCode;
@@ -627,15 +770,25 @@ export class ContainerManager {
       }
     }
     this.records.delete(c.Id);
+    // One rename makes the removal durable; the files go in the background.
+    const trash = path.join(this.root, "containers", `.removed-${c.Id}`);
+    await fs.rename(this.dir(c.Id), trash);
+    void fs.rm(trash, { recursive: true, force: true });
     await this.backend.remove(c.Id);
-    await fs.rm(this.dir(c.Id), { recursive: true, force: true });
     for (const m of c.Mounts) {
       if (m.Type === "tmpfs") await fs.rm(m.Source, { recursive: true, force: true });
-      if (opts.volumes && m.Type === "volume" && m.Name && this.volumes.has(m.Name) && this.volumes.get(m.Name).Anonymous) {
+      if (
+        opts.volumes &&
+        m.Type === "volume" &&
+        m.Name &&
+        this.volumes.has(m.Name) &&
+        this.volumes.get(m.Name).Anonymous
+      ) {
         await this.volumes.remove(m.Name).catch(() => {});
       }
     }
     this.emit(c, "destroy");
+    log.debug({ id: c.Id }, "removed");
     rt.emit("removed");
     this.runtimes.delete(c.Id);
   }
@@ -647,7 +800,9 @@ export class ContainerManager {
     if (full === c.Name) throw conflict(`Renaming a container with the same name as its current name`);
     const other = this.find(full.slice(1));
     if (other && other.Name === full) {
-      throw conflict(`Conflict. The container name "${full}" is already in use by container "${other.Id}". You have to remove (or rename) that container to be able to reuse that name.`);
+      throw conflict(
+        `Conflict. The container name "${full}" is already in use by container "${other.Id}". You have to remove (or rename) that container to be able to reuse that name.`,
+      );
     }
     const old = c.Name;
     c.Name = full;
@@ -668,7 +823,8 @@ export class ContainerManager {
       c.HostConfig.RestartPolicy = { MaximumRetryCount: 0, ...body.RestartPolicy };
     }
     for (const [k, v] of Object.entries(body)) {
-      if (k !== "RestartPolicy" && v !== undefined && v !== null && v !== 0 && v !== "") (c.HostConfig as Record<string, unknown>)[k] = v;
+      if (k !== "RestartPolicy" && v !== undefined && v !== null && v !== 0 && v !== "")
+        (c.HostConfig as Record<string, unknown>)[k] = v;
     }
     await this.save(c);
     this.emit(c, "update");
@@ -697,7 +853,12 @@ export class ContainerManager {
 
   // ---------------------------------------------------------------- streams
 
-  async logs(ref: string, q: LogQuery & { follow: boolean }, onRecord: (r: LogRecord) => void | Promise<void>, signal: AbortSignal): Promise<void> {
+  async logs(
+    ref: string,
+    q: LogQuery & { follow: boolean },
+    onRecord: (r: LogRecord) => void | Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void> {
     const c = this.get(ref);
     const rt = this.runtime(c.Id);
     const follow = q.follow && c.State.Running;
@@ -743,7 +904,8 @@ export class ContainerManager {
     const c = this.get(ref);
     const rt = this.runtime(c.Id);
     const filtered: OutputListener = (stream, data) => {
-      if ((stream === "stdout" && opts.stdout) || (stream === "stderr" && opts.stderr)) listener(stream, data);
+      if ((stream === "stdout" && opts.stdout) || (stream === "stderr" && opts.stderr))
+        listener(stream, data);
     };
     rt.attached.add(filtered);
     const done = rt.nextExit().finally(() => rt.attached.delete(filtered));
@@ -764,14 +926,16 @@ export class ContainerManager {
 
   async pause(ref: string): Promise<void> {
     const c = this.get(ref);
-    if (!this.backend.capabilities.pause) throw notImplemented(`pause is not supported by the ${this.backend.name} backend`);
+    if (!this.backend.capabilities.pause)
+      throw notImplemented(`pause is not supported by the ${this.backend.name} backend`);
     if (!c.State.Running) throw conflict(`Container ${c.Id} is not running`);
     throw notImplemented(`pause is not supported by the ${this.backend.name} backend`);
   }
 
   async unpause(ref: string): Promise<void> {
     const c = this.get(ref);
-    if (!this.backend.capabilities.pause) throw notImplemented(`unpause is not supported by the ${this.backend.name} backend`);
+    if (!this.backend.capabilities.pause)
+      throw notImplemented(`unpause is not supported by the ${this.backend.name} backend`);
     if (!c.State.Paused) throw conflict(`Container ${c.Id} is not paused`);
   }
 
@@ -787,7 +951,18 @@ export class ContainerManager {
     const started = new Date(c.State.StartedAt).toTimeString().slice(0, 5);
     return {
       Titles: ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"],
-      Processes: [[c.Config.User || "root", String(c.State.Pid), "0", "0", started, c.Config.Tty ? "pts/0" : "?", "00:00:00", [c.Path, ...c.Args].join(" ")]],
+      Processes: [
+        [
+          c.Config.User || "root",
+          String(c.State.Pid),
+          "0",
+          "0",
+          started,
+          c.Config.Tty ? "pts/0" : "?",
+          "00:00:00",
+          [c.Path, ...c.Args].join(" "),
+        ],
+      ],
     };
   }
 
@@ -801,7 +976,8 @@ export class ContainerManager {
       online_cpus: 1,
       throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
     };
-    const limit = typeof c.HostConfig.Memory === "number" && c.HostConfig.Memory > 0 ? c.HostConfig.Memory : 0;
+    const limit =
+      typeof c.HostConfig.Memory === "number" && c.HostConfig.Memory > 0 ? c.HostConfig.Memory : 0;
     return {
       name: c.Name,
       id: c.Id,
@@ -843,7 +1019,9 @@ export class ContainerManager {
     const c = this.get(ref);
     const readOnly = c.HostConfig.ReadonlyRootfs === true;
     if (readOnly) throw new DockerError(403, "container rootfs is marked read-only");
-    await this.backend.putArchive(this.runSpec(c), p, tar, { noOverwriteDirNonDir }).catch((e) => rethrowNamed(e, c, ref));
+    await this.backend
+      .putArchive(this.runSpec(c), p, tar, { noOverwriteDirNonDir })
+      .catch((e) => rethrowNamed(e, c, ref));
     this.emit(c, "extract-to-dir");
   }
 
@@ -852,7 +1030,9 @@ export class ContainerManager {
     const n = this.networks.get(netRef);
     const mode = c.HostConfig.NetworkMode ?? "";
     if (mode === "host" || mode === "none" || mode.startsWith("container:")) {
-      throw badRequest(`container sharing network namespace with another container or host cannot be connected to any other network`);
+      throw badRequest(
+        `container sharing network namespace with another container or host cannot be connected to any other network`,
+      );
     }
     this.attachNetwork(c, n.Name, ep);
     await this.save(c);
@@ -877,7 +1057,8 @@ export class ContainerManager {
 
 /** Backends name containers by id; dockerd's messages name them as the user did. */
 function rethrowNamed(e: unknown, c: ContainerRecord, ref: string): never {
-  if (e instanceof DockerError && e.message.includes(c.Id)) throw new DockerError(e.status, e.message.replace(c.Id, ref));
+  if (e instanceof DockerError && e.message.includes(c.Id))
+    throw new DockerError(e.status, e.message.replace(c.Id, ref));
   throw e;
 }
 

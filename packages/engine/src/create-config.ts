@@ -54,17 +54,21 @@ export function validateCreate(cfg: ContainerConfig, host: HostConfig): void {
   if (argv.length === 0) throw badRequest("no command specified");
   const rp = host.RestartPolicy;
   if (rp && rp.Name && !["no", "always", "unless-stopped", "on-failure"].includes(rp.Name)) {
-    throw badRequest(`invalid restart policy: unknown policy '${rp.Name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
+    throw badRequest(
+      `invalid restart policy: unknown policy '${rp.Name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`,
+    );
   }
   if (rp && rp.Name !== "on-failure" && (rp.MaximumRetryCount ?? 0) > 0) {
     throw badRequest(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
   }
-  if ((rp?.MaximumRetryCount ?? 0) < 0) throw badRequest("invalid restart policy: maximum retry count cannot be negative");
+  if ((rp?.MaximumRetryCount ?? 0) < 0)
+    throw badRequest("invalid restart policy: maximum retry count cannot be negative");
   if (host.AutoRemove && rp && rp.Name && rp.Name !== "no") {
     throw badRequest("conflicting options: cannot specify both --restart and --rm");
   }
   if (cfg.Env) {
-    for (const e of cfg.Env) if (typeof e !== "string") throw badRequest("invalid environment variable: not a string");
+    for (const e of cfg.Env)
+      if (typeof e !== "string") throw badRequest("invalid environment variable: not a string");
   }
   const hc = cfg.Healthcheck;
   if (hc) {
@@ -74,7 +78,8 @@ export function validateCreate(cfg: ContainerConfig, host: HostConfig): void {
         throw badRequest(`${k} in Healthcheck cannot be less than 1ms`);
       }
     }
-    if (hc.Retries !== undefined && hc.Retries < 0) throw badRequest("Retries in Healthcheck cannot be negative");
+    if (hc.Retries !== undefined && hc.Retries < 0)
+      throw badRequest("Retries in Healthcheck cannot be negative");
   }
 }
 
@@ -89,25 +94,47 @@ export interface WantedMount {
 export function wantedMounts(cfg: ContainerConfig, host: HostConfig): WantedMount[] {
   const out = new Map<string, WantedMount>();
   const add = (m: WantedMount) => {
-    if (!path.posix.isAbsolute(m.target)) throw badRequest(`invalid mount config: mount path must be absolute: ${m.target}`);
+    if (!path.posix.isAbsolute(m.target))
+      throw badRequest(`invalid mount config: mount path must be absolute: ${m.target}`);
     const t = path.posix.normalize(m.target);
     if (t === "/") throw badRequest("invalid specification: destination can't be '/'");
     const prev = out.get(t);
     if (prev && prev.source !== "") throw badRequest(`Duplicate mount point: ${t}`);
     out.set(t, { ...m, target: t });
   };
-  for (const v of Object.keys(cfg.Volumes ?? {})) out.set(path.posix.normalize(v), { type: "volume", source: "", target: v, readOnly: false });
+  for (const v of Object.keys(cfg.Volumes ?? {}))
+    out.set(path.posix.normalize(v), { type: "volume", source: "", target: v, readOnly: false });
   for (const b of host.Binds ?? []) {
     const parts = b.split(":");
-    if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) throw badRequest(`invalid volume specification: '${b}'`);
+    if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1])
+      throw badRequest(`invalid volume specification: '${b}'`);
     const [src, dst, mode = ""] = parts;
     const opts = mode.split(",").filter(Boolean);
     for (const o of opts) {
-      if (!["ro", "rw", "z", "Z", "nocopy", "rprivate", "private", "rshared", "shared", "rslave", "slave"].includes(o)) {
+      if (
+        ![
+          "ro",
+          "rw",
+          "z",
+          "Z",
+          "nocopy",
+          "rprivate",
+          "private",
+          "rshared",
+          "shared",
+          "rslave",
+          "slave",
+        ].includes(o)
+      ) {
         throw badRequest(`invalid mode: ${o}`);
       }
     }
-    add({ type: src.startsWith("/") ? "bind" : "volume", source: src, target: dst, readOnly: opts.includes("ro") });
+    add({
+      type: src.startsWith("/") ? "bind" : "volume",
+      source: src,
+      target: dst,
+      readOnly: opts.includes("ro"),
+    });
   }
   for (const m of (host.Mounts ?? []) as MountSpec[]) {
     if (!m.Target) throw badRequest("invalid mount config: Target must not be empty");
@@ -118,6 +145,7 @@ export function wantedMounts(cfg: ContainerConfig, host: HostConfig): WantedMoun
     }
     add({ type: m.Type, source: m.Source ?? "", target: m.Target, readOnly: !!m.ReadOnly });
   }
-  for (const t of Object.keys(host.Tmpfs ?? {})) add({ type: "tmpfs", source: "", target: t, readOnly: false });
+  for (const t of Object.keys(host.Tmpfs ?? {}))
+    add({ type: "tmpfs", source: "", target: t, readOnly: false });
   return [...out.values()];
 }

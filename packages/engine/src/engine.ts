@@ -1,7 +1,11 @@
 import os from "node:os";
-import path from "node:path";
 import { conflict, noSuchImage } from "@sockerless/api";
-import { ImageStore, type ProgressMessage, type RegistryAuth, type RegistryOptions } from "@sockerless/images";
+import {
+  ImageStore,
+  type ProgressMessage,
+  type RegistryAuth,
+  type RegistryOptions,
+} from "@sockerless/images";
 import { ContainerManager } from "./containers.js";
 import { EventBus } from "./events.js";
 import { ExecManager } from "./exec.js";
@@ -39,19 +43,23 @@ export class Engine {
     this.images = opts.images;
     this.containers = new ContainerManager(opts.dataRoot, opts.backend, this.images, this.events);
     this.volumes = new VolumeStore(opts.dataRoot, this.events, (name) =>
-      [...this.containers.records.values()].filter((c) => c.Mounts.some((m) => m.Name === name)).map((c) => c.Id),
+      [...this.containers.records.values()]
+        .filter((c) => c.Mounts.some((m) => m.Name === name))
+        .map((c) => c.Id),
     );
     this.networks = new NetworkStore(opts.dataRoot, this.events, (netId) => {
       const out = new Map<string, string>();
       for (const c of this.containers.records.values()) {
-        for (const ep of Object.values(c.Networks)) if (ep.NetworkID === netId) out.set(c.Id, ep.IPAddress ?? "");
+        for (const ep of Object.values(c.Networks))
+          if (ep.NetworkID === netId) out.set(c.Id, ep.IPAddress ?? "");
       }
       return out;
     });
     this.containers.volumes = this.volumes;
     this.containers.networks = this.networks;
     this.execs = new ExecManager(this.containers, opts.backend);
-    this.containers.onStarted = (c, rt) => startHealthChecks(c, rt, this.containers, this.execs, (x) => this.containers.persist(x));
+    this.containers.onStarted = (c, rt) =>
+      startHealthChecks(c, rt, this.containers, this.execs, (x) => this.containers.persist(x));
     this.containers.onStopped = (c) => stopHealthChecks(this.containers.runtime(c.Id));
   }
 
@@ -66,7 +74,11 @@ export class Engine {
   version() {
     return {
       Platform: { Name: "Sockerless" },
-      Components: [{ Name: "Engine", Version: VERSION, Details: {
+      Components: [
+        {
+          Name: "Engine",
+          Version: VERSION,
+          Details: {
             ApiVersion: API_VERSION,
             MinAPIVersion: MIN_API_VERSION,
             Os: "linux",
@@ -103,7 +115,12 @@ export class Engine {
       Images: this.images.list().length,
       Driver: "sockerless",
       DriverStatus: [["Backend", this.backend.name]],
-      Plugins: { Volume: ["local"], Network: ["bridge", "host", "null"], Authorization: null, Log: ["sockerless"] },
+      Plugins: {
+        Volume: ["local"],
+        Network: ["bridge", "host", "null"],
+        Authorization: null,
+        Log: ["sockerless"],
+      },
       MemoryLimit: false,
       SwapLimit: false,
       CpuCfsPeriod: false,
@@ -144,7 +161,14 @@ export class Engine {
       ServerVersion: VERSION,
       Runtimes: { sockerless: { path: this.backend.name } },
       DefaultRuntime: "sockerless",
-      Swarm: { NodeID: "", NodeAddr: "", LocalNodeState: "inactive", ControlAvailable: false, Error: "", RemoteManagers: null },
+      Swarm: {
+        NodeID: "",
+        NodeAddr: "",
+        LocalNodeState: "inactive",
+        ControlAvailable: false,
+        Error: "",
+        RemoteManagers: null,
+      },
       LiveRestoreEnabled: false,
       Isolation: "",
       InitBinary: "",
@@ -153,7 +177,13 @@ export class Engine {
     };
   }
 
-  async pull(ref: string, tag: string | undefined, auth: RegistryAuth | undefined, platform: string | undefined, onProgress: (m: ProgressMessage) => void) {
+  async pull(
+    ref: string,
+    tag: string | undefined,
+    auth: RegistryAuth | undefined,
+    platform: string | undefined,
+    onProgress: (m: ProgressMessage) => void,
+  ) {
     let full = ref;
     if (tag) full = tag.startsWith("sha256:") ? `${ref}@${tag}` : `${ref}:${tag}`;
     let plat;
@@ -170,9 +200,13 @@ export class Engine {
     checkFilterKeys(filters, ["dangling", "label", "reference", "before", "since", "until"]);
     let list = this.images.list();
     const dangling = filters.get("dangling")?.[0];
-    if (dangling !== undefined) list = list.filter((i) => (i.repoTags.length === 0) === (dangling === "true" || dangling === "1"));
+    if (dangling !== undefined)
+      list = list.filter((i) => (i.repoTags.length === 0) === (dangling === "true" || dangling === "1"));
     const refs = filters.get("reference");
-    if (refs) list = list.filter((i) => i.repoTags.some((t) => refs.some((r) => globMatch(r, t) || globMatch(r, t.replace(/:[^:/]+$/, "")))));
+    if (refs)
+      list = list.filter((i) =>
+        i.repoTags.some((t) => refs.some((r) => globMatch(r, t) || globMatch(r, t.replace(/:[^:/]+$/, "")))),
+      );
     list = list.filter((i) => matchLabels(i.config.Labels ?? {}, filters.get("label")));
     const before = filters.get("before")?.[0];
     if (before) {
@@ -208,7 +242,9 @@ export class Engine {
     if (users.length && (byId || lastTag)) {
       const running = users.find((c) => c.State.Running);
       if (running) {
-        throw conflict(`conflict: unable to delete ${img.id.slice(7, 19)} (cannot be forced) - image is being used by running container ${running.Id.slice(0, 12)}`);
+        throw conflict(
+          `conflict: unable to delete ${img.id.slice(7, 19)} (cannot be forced) - image is being used by running container ${running.Id.slice(0, 12)}`,
+        );
       }
       if (!force) {
         throw conflict(
@@ -238,7 +274,12 @@ export class Engine {
     const until = filters.get("until")?.[0];
     checkFilterKeys(filters, ["dangling", "until", "label", "label!"]);
     const res = await this.images.prune(
-      { dangling: dangling === undefined ? true : dangling === "true" || dangling === "1", until, label: filters.get("label"), "label!": filters.get("label!") },
+      {
+        dangling: dangling === undefined ? true : dangling === "true" || dangling === "1",
+        until,
+        label: filters.get("label"),
+        "label!": filters.get("label!"),
+      },
       inUse,
     );
     this.events.emit("image", "prune", "", { reclaimed: String(res.SpaceReclaimed) });
@@ -249,11 +290,18 @@ export class Engine {
     const containers = await this.containers.list({ all: true, size: true, filters: new Map() });
     const inUse = new Map<string, number>();
     for (const c of this.containers.records.values()) inUse.set(c.Image, (inUse.get(c.Image) ?? 0) + 1);
-    const images = this.images.list().map((i) => ({ ...this.images.summary(i), Containers: inUse.get(i.id) ?? 0 }));
+    const images = this.images
+      .list()
+      .map((i) => ({ ...this.images.summary(i), Containers: inUse.get(i.id) ?? 0 }));
     const volumes = await Promise.all(
       this.volumes.all().map(async (v) => ({
         ...v,
-        UsageData: { Size: await dirSize(v.Mountpoint), RefCount: [...this.containers.records.values()].filter((c) => c.Mounts.some((m) => m.Name === v.Name)).length },
+        UsageData: {
+          Size: await dirSize(v.Mountpoint),
+          RefCount: [...this.containers.records.values()].filter((c) =>
+            c.Mounts.some((m) => m.Name === v.Name),
+          ).length,
+        },
       })),
     );
     return {
@@ -268,7 +316,14 @@ export class Engine {
 
 /** docker's reference filter: shell-style glob over "name:tag". */
 function globMatch(pattern: string, value: string): boolean {
-  const re = new RegExp("^" + pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, ".") + "$");
+  const re = new RegExp(
+    "^" +
+      pattern
+        .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+        .replace(/\*/g, "[^/]*")
+        .replace(/\?/g, ".") +
+      "$",
+  );
   return re.test(value);
 }
 

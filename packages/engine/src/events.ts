@@ -51,7 +51,17 @@ export class EventBus {
   }
 }
 
-const EVENT_FILTERS = ["type", "container", "image", "label", "event", "network", "volume", "scope", "daemon"];
+const EVENT_FILTERS = [
+  "type",
+  "container",
+  "image",
+  "label",
+  "event",
+  "network",
+  "volume",
+  "scope",
+  "daemon",
+];
 
 export function eventMatcher(filters: Filters): (ev: DockerEvent) => boolean {
   checkFilterKeys(filters, EVENT_FILTERS);

@@ -50,10 +50,12 @@ export class ExecManager {
   create(ref: string, req: ExecCreate): { Id: string } {
     const c = this.containers.get(ref);
     if (!Array.isArray(req.Cmd) || req.Cmd.length === 0) throw badRequest("No exec command specified");
-    if (req.Cmd.some((a) => typeof a !== "string")) throw badRequest("json: cannot unmarshal number into Go struct field ExecConfig.Cmd of type string");
+    if (req.Cmd.some((a) => typeof a !== "string"))
+      throw badRequest("json: cannot unmarshal number into Go struct field ExecConfig.Cmd of type string");
     if (!c.State.Running) throw conflict(`Container ${c.Id} is not running`);
     if (c.State.Paused) throw conflict(`Container ${c.Id} is paused, unpause the container before exec`);
-    if (c.State.Restarting) throw conflict(`Container ${c.Id} is restarting, wait until the container is running`);
+    if (c.State.Restarting)
+      throw conflict(`Container ${c.Id} is restarting, wait until the container is running`);
     const id = newId();
     this.execs.set(id, {
       ID: id,
@@ -86,7 +88,10 @@ export class ExecManager {
    * Start the exec. The returned process is live; `finished` resolves after the exit code is
    * recorded, so a client that inspects right after the stream closes sees it.
    */
-  async start(id: string, opts: { Tty?: boolean }): Promise<{ proc: RunningProcess; tty: boolean; finished: Promise<number> }> {
+  async start(
+    id: string,
+    opts: { Tty?: boolean },
+  ): Promise<{ proc: RunningProcess; tty: boolean; finished: Promise<number> }> {
     const e = this.get(id);
     if (e.started) throw conflict(`Error: Exec command ${id} has already run`);
     const c = this.containers.get(e.ContainerID);
@@ -109,7 +114,8 @@ export class ExecManager {
       e.ExitCode = code;
       e.Running = false;
       e.proc = undefined;
-      if (this.containers.find(c.Id)) this.containers.emit(c, "exec_die", { execID: id, exitCode: String(code) });
+      if (this.containers.find(c.Id))
+        this.containers.emit(c, "exec_die", { execID: id, exitCode: String(code) });
       return code;
     });
     return { proc, tty, finished };
@@ -131,14 +137,24 @@ export class ExecManager {
       OpenStderr: e.OpenStderr,
       OpenStdin: e.OpenStdin,
       OpenStdout: e.OpenStdout,
-      ProcessConfig: { arguments: e.Cmd.slice(1), entrypoint: e.Cmd[0], privileged: e.Privileged, tty: e.Tty, user: e.User },
+      ProcessConfig: {
+        arguments: e.Cmd.slice(1),
+        entrypoint: e.Cmd[0],
+        privileged: e.Privileged,
+        tty: e.Tty,
+        user: e.User,
+      },
       Running: e.Running,
       Pid: e.Pid,
     };
   }
 
   /** Run a command to completion and collect its output (health checks). */
-  async run(containerId: string, cmd: string[], timeoutMs: number): Promise<{ code: number; output: string }> {
+  async run(
+    containerId: string,
+    cmd: string[],
+    timeoutMs: number,
+  ): Promise<{ code: number; output: string }> {
     const c = this.containers.get(containerId);
     const proc = await this.backend.exec(this.containers.runSpec(c), {
       Cmd: cmd,

@@ -9,11 +9,22 @@ const MAX_LOG = 5;
 const MAX_OUTPUT = 4096;
 
 /** Runs a container's HEALTHCHECK while it runs and feeds State.Health, as dockerd does. */
-export function startHealthChecks(c: ContainerRecord, rt: Runtime, containers: ContainerManager, execs: ExecManager, save: (c: ContainerRecord) => Promise<void>) {
+export function startHealthChecks(
+  c: ContainerRecord,
+  rt: Runtime,
+  containers: ContainerManager,
+  execs: ExecManager,
+  save: (c: ContainerRecord) => Promise<void>,
+) {
   const hc = c.Config.Healthcheck;
   const test = hc?.Test;
   if (!hc || !test || test.length === 0 || test[0] === "NONE") return;
-  const cmd = test[0] === "CMD-SHELL" ? ["/bin/sh", "-c", test.slice(1).join(" ")] : test[0] === "CMD" ? test.slice(1) : test;
+  const cmd =
+    test[0] === "CMD-SHELL"
+      ? ["/bin/sh", "-c", test.slice(1).join(" ")]
+      : test[0] === "CMD"
+        ? test.slice(1)
+        : test;
   const interval = (hc.Interval || 30_000 * NS) / NS;
   const timeout = (hc.Timeout || 30_000 * NS) / NS;
   const startPeriod = (hc.StartPeriod || 0) / NS;
@@ -33,7 +44,12 @@ export function startHealthChecks(c: ContainerRecord, rt: Runtime, containers: C
     }
     const h = c.State.Health;
     if (!c.State.Running || !h) return;
-    h.Log.push({ Start: start, End: nowIso(), ExitCode: result.code, Output: result.output.slice(0, MAX_OUTPUT) });
+    h.Log.push({
+      Start: start,
+      End: nowIso(),
+      ExitCode: result.code,
+      Output: result.output.slice(0, MAX_OUTPUT),
+    });
     if (h.Log.length > MAX_LOG) h.Log.shift();
     const before = h.Status;
     if (result.code === 0) {

@@ -1,7 +1,16 @@
 import path from "node:path";
 import { badRequest, conflict, forbidden, noSuchNetwork } from "@sockerless/api";
 import type { EventBus } from "./events.js";
-import { checkFilterKeys, type Filters, matchLabels, newId, nowIso, parseTimeArg, readJson, writeAtomic } from "./util.js";
+import {
+  checkFilterKeys,
+  type Filters,
+  matchLabels,
+  newId,
+  nowIso,
+  parseTimeArg,
+  readJson,
+  writeAtomic,
+} from "./util.js";
 
 export interface IpamConfig {
   Subnet?: string;
@@ -102,7 +111,8 @@ export class NetworkStore {
     const exact = this.networks.get(ref) ?? this.byName(ref);
     if (exact) return exact;
     const matches = [...this.networks.values()].filter((n) => n.Id.startsWith(ref));
-    if (matches.length > 1) throw badRequest(`network ${ref} is ambiguous (${matches.length} matches found on name)`);
+    if (matches.length > 1)
+      throw badRequest(`network ${ref} is ambiguous (${matches.length} matches found on name)`);
     return matches[0];
   }
 
@@ -128,10 +138,12 @@ export class NetworkStore {
     CheckDuplicate?: boolean;
   }): Promise<Network> {
     if (!req.Name) throw badRequest("network name is required");
-    if (PREDEFINED.includes(req.Name)) throw forbidden(`operation is not permitted on predefined ${req.Name} network `);
+    if (PREDEFINED.includes(req.Name))
+      throw forbidden(`operation is not permitted on predefined ${req.Name} network `);
     if (this.byName(req.Name)) throw conflict(`network with name ${req.Name} already exists`);
     const driver = req.Driver || "bridge";
-    if (driver !== "bridge") throw badRequest(`could not find plugin ${driver} in v1 plugin registry: plugin not found`);
+    if (driver !== "bridge")
+      throw badRequest(`could not find plugin ${driver} in v1 plugin registry: plugin not found`);
     const config = (req.IPAM?.Config ?? []).map((c) => ({ ...c }));
     if (config.length === 0) config.push({ Subnet: this.nextFreeSubnet() });
     for (const c of config) {
@@ -164,13 +176,17 @@ export class NetworkStore {
   private nextFreeSubnet(): string {
     for (let second = 18; second < 32; second++) {
       const cand = `172.${second}.0.0/16`;
-      if (!this.all().some((n) => n.IPAM.Config.some((c) => c.Subnet && overlaps(c.Subnet, cand)))) return cand;
+      if (!this.all().some((n) => n.IPAM.Config.some((c) => c.Subnet && overlaps(c.Subnet, cand))))
+        return cand;
     }
     for (let third = 0; third < 256; third++) {
       const cand = `192.168.${third}.0/24`;
-      if (!this.all().some((n) => n.IPAM.Config.some((c) => c.Subnet && overlaps(c.Subnet, cand)))) return cand;
+      if (!this.all().some((n) => n.IPAM.Config.some((c) => c.Subnet && overlaps(c.Subnet, cand))))
+        return cand;
     }
-    throw forbidden("could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network");
+    throw forbidden(
+      "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network",
+    );
   }
 
   /** A free address in the network's first subnet, or the requested one if free. */
@@ -181,7 +197,8 @@ export class NetworkStore {
     const used = new Set(this.addressesIn(n.Id).values());
     used.add(c.Gateway ?? "");
     if (wanted) {
-      if (!inSubnet(wanted, base, bits)) throw badRequest(`no configured subnet contains IP address ${wanted}`);
+      if (!inSubnet(wanted, base, bits))
+        throw badRequest(`no configured subnet contains IP address ${wanted}`);
       if (used.has(wanted)) throw forbidden(`Address already in use`);
       return { ip: wanted, prefix: bits, gateway: c.Gateway ?? "" };
     }
@@ -195,7 +212,8 @@ export class NetworkStore {
 
   async remove(ref: string): Promise<void> {
     const n = this.get(ref);
-    if (PREDEFINED.includes(n.Name)) throw forbidden(`${n.Name} is a pre-defined network and cannot be removed`);
+    if (PREDEFINED.includes(n.Name))
+      throw forbidden(`${n.Name} is a pre-defined network and cannot be removed`);
     if (this.addressesIn(n.Id).size > 0) {
       throw forbidden(`error while removing network: network ${n.Name} id ${n.Id} has active endpoints`);
     }
@@ -244,7 +262,7 @@ export class NetworkStore {
 
 function inSubnet(ip: string, base: number, bits: number): boolean {
   const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  return ((ipToInt(ip) & mask) >>> 0) === base;
+  return (ipToInt(ip) & mask) >>> 0 === base;
 }
 
 /** Two CIDRs overlap when either contains the other's base address. */

@@ -91,7 +91,11 @@ function portMap(c: ContainerRecord): Record<string, null> {
   return ports;
 }
 
-export function inspectContainer(c: ContainerRecord, networks: (id: string) => Network | undefined, sizes?: { rw: number; rootFs: number }) {
+export function inspectContainer(
+  c: ContainerRecord,
+  networks: (id: string) => Network | undefined,
+  sizes?: { rw: number; rootFs: number },
+) {
   const { ManuallyStopped: _m, ImageRef: _r, Networks: _n, ...rest } = c;
   return {
     Id: rest.Id,

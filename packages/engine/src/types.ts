@@ -216,7 +216,12 @@ export interface Backend {
   remove(id: string): Promise<void>;
   statPath(spec: RunSpec, path: string): Promise<PathStat>;
   getArchive(spec: RunSpec, path: string): Promise<{ stat: PathStat; tar: Readable }>;
-  putArchive(spec: RunSpec, path: string, tar: Readable, opts: { noOverwriteDirNonDir: boolean }): Promise<void>;
+  putArchive(
+    spec: RunSpec,
+    path: string,
+    tar: Readable,
+    opts: { noOverwriteDirNonDir: boolean },
+  ): Promise<void>;
   exportFs(spec: RunSpec): Promise<Readable>;
   changes(spec: RunSpec): Promise<{ Path: string; Kind: 0 | 1 | 2 }[]>;
   sizeRw(spec: RunSpec): Promise<number>;

@@ -65,7 +65,8 @@ export class VolumeStore {
       );
     }
     const driver = opts.Driver || "local";
-    if (driver !== "local") throw badRequest(`error looking up volume plugin ${driver}: plugin "${driver}" not found`);
+    if (driver !== "local")
+      throw badRequest(`error looking up volume plugin ${driver}: plugin "${driver}" not found`);
     const existing = this.volumes.get(name);
     if (existing) return existing; // idempotent, as dockerd
     const dir = path.join(this.root, "volumes", name, "_data");

@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ImageRecord } from "@sockerless/images";
-import { applyImageConfig, mergeImageEnv, replaceOrAppendEnv, parseFilters, validateCreate, wantedMounts, normalizeSignal, parseTimeArg } from "../src/index.js";
+import {
+  applyImageConfig,
+  mergeImageEnv,
+  replaceOrAppendEnv,
+  parseFilters,
+  validateCreate,
+  wantedMounts,
+  normalizeSignal,
+  parseTimeArg,
+} from "../src/index.js";
 
 const image = (config: ImageRecord["config"]): ImageRecord => ({
   id: "sha256:" + "0".repeat(64),
@@ -26,7 +35,10 @@ test("an explicit entrypoint drops the image's cmd", () => {
   const img = image({ Entrypoint: ["/ep"], Cmd: ["default"], WorkingDir: "/w", User: "u" });
   assert.deepEqual(applyImageConfig({ Entrypoint: ["/mine"] }, img).Cmd, null);
   const kept = applyImageConfig({}, img);
-  assert.deepEqual([kept.Entrypoint, kept.Cmd, kept.WorkingDir, kept.User], [["/ep"], ["default"], "/w", "u"]);
+  assert.deepEqual(
+    [kept.Entrypoint, kept.Cmd, kept.WorkingDir, kept.User],
+    [["/ep"], ["default"], "/w", "u"],
+  );
   assert.deepEqual(applyImageConfig({ Cmd: ["x"] }, img).Entrypoint, ["/ep"]);
 });
 
@@ -37,13 +49,22 @@ test("filters accept both JSON shapes and reject garbage", () => {
 });
 
 test("restart policy and --rm conflict like dockerd", () => {
-  assert.throws(() => validateCreate({ Cmd: ["x"] }, { AutoRemove: true, RestartPolicy: { Name: "always" } }), /conflicting options/);
-  assert.throws(() => validateCreate({ Cmd: ["x"] }, { RestartPolicy: { Name: "always", MaximumRetryCount: 2 } }), /on-failure/);
+  assert.throws(
+    () => validateCreate({ Cmd: ["x"] }, { AutoRemove: true, RestartPolicy: { Name: "always" } }),
+    /conflicting options/,
+  );
+  assert.throws(
+    () => validateCreate({ Cmd: ["x"] }, { RestartPolicy: { Name: "always", MaximumRetryCount: 2 } }),
+    /on-failure/,
+  );
   assert.throws(() => validateCreate({}, {}), /no command specified/);
 });
 
 test("binds, mounts and anonymous volumes", () => {
-  const m = wantedMounts({ Volumes: { "/anon": {} } }, { Binds: ["/host:/a:ro", "named:/b"], Tmpfs: { "/t": "" } });
+  const m = wantedMounts(
+    { Volumes: { "/anon": {} } },
+    { Binds: ["/host:/a:ro", "named:/b"], Tmpfs: { "/t": "" } },
+  );
   assert.deepEqual(
     m.map((x) => [x.type, x.source, x.target, x.readOnly]),
     [

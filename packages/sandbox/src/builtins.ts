@@ -3,13 +3,14 @@
  *  - sleep: bashkit's sleep cannot be interrupted; ours waits on a JS timer that a kill rejects.
  *  - tail: bashkit's tail has no -f; `tail -f /dev/null` is the classic keep-alive command.
  *  - id, whoami: report the container user instead of bashkit's fixed uid 1000.
+ *  - touch: bashkit's fails on host directories ("set_modified_time not supported") and lacks -c.
  * Custom builtins return their whole stdout at the end and cannot set an exit status other than 0/1
  * (a thrown error becomes "GenericFailure, <message>" on stderr and status 1).
  */
 import * as fs from "node:fs";
 import type { BuiltinCallback, BuiltinContext } from "@everruns/bashkit";
 import type { UserInfo } from "./command.js";
-import { normalizePath, readGroups, readPasswd, resolveFile, type FsView } from "./rootfs.js";
+import { hostPathFor, normalizePath, readGroups, readPasswd, resolveFile, type FsView } from "./rootfs.js";
 
 export interface BuiltinHost {
   /** Resolves after ms milliseconds (Infinity: never); rejects when the process is killed or interrupted. */
@@ -28,6 +29,7 @@ export function makeBuiltins(host: BuiltinHost): Record<string, BuiltinCallback>
     },
     tail: (ctx) => tail(host, ctx),
     id: (ctx) => id(host, ctx.argv),
+    touch: (ctx) => touch(host, ctx),
     whoami: (ctx) => {
       if (ctx.argv.length > 0) throw new Error(`whoami: extra operand '${ctx.argv[0]}'`);
       if (!host.user.name) throw new Error(`whoami: cannot find name for user ID ${host.user.uid}`);
@@ -68,14 +70,32 @@ function parseCount(v: string | undefined, opts: TailOptions, bytes: boolean): v
   if (v === undefined) throw new Error(`tail: option requires an argument -- '${bytes ? "c" : "n"}'`);
   const m = /^([+-]?)(\d+)([bkKmMgG]?)(i?B?)$/.exec(v);
   if (!m) throw new Error(`tail: invalid number of ${bytes ? "bytes" : "lines"}: '${v}'`);
-  const mult: Record<string, number> = { "": 1, b: 512, k: 1024, K: 1024, m: 1 << 20, M: 1 << 20, g: 1 << 30, G: 1 << 30 };
+  const mult: Record<string, number> = {
+    "": 1,
+    b: 512,
+    k: 1024,
+    K: 1024,
+    m: 1 << 20,
+    M: 1 << 20,
+    g: 1 << 30,
+    G: 1 << 30,
+  };
   opts.count = Number(m[2]) * mult[m[3]];
   opts.fromStart = m[1] === "+";
   opts.bytes = bytes;
 }
 
 export function parseTail(argv: string[]): TailOptions {
-  const o: TailOptions = { count: 10, bytes: false, fromStart: false, follow: false, retry: false, headers: undefined, intervalMs: 250, files: [] };
+  const o: TailOptions = {
+    count: 10,
+    bytes: false,
+    fromStart: false,
+    follow: false,
+    retry: false,
+    headers: undefined,
+    intervalMs: 250,
+    files: [],
+  };
   let i = 0;
   if (argv[0] !== undefined && /^[+-]\d+[bcl]?f?$/.test(argv[0])) {
     // obsolete forms: tail -20, tail +5, tail -5f
@@ -92,7 +112,9 @@ export function parseTail(argv: string[]): TailOptions {
       break;
     }
     if (a.startsWith("--")) {
-      const [k, v] = a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
+      const [k, v] = a.includes("=")
+        ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)]
+        : [a, undefined];
       if (k === "--lines") parseCount(v ?? argv[++i], o, false);
       else if (k === "--bytes") parseCount(v ?? argv[++i], o, true);
       else if (k === "--follow") o.follow = true;
@@ -166,14 +188,17 @@ function absPath(cwd: string, p: string): string {
 }
 
 function readVfs(ctx: BuiltinContext, p: string): Buffer {
-  return Buffer.from(ctx.fs.readFile(absPath(ctx.cwd, p)), "utf8");
+  const abs = absPath(ctx.cwd, p);
+  if (abs === "/dev/null") return Buffer.alloc(0);
+  return Buffer.from(ctx.fs.readFile(abs), "utf8");
 }
 
 async function tail(host: BuiltinHost, ctx: BuiltinContext): Promise<string> {
   const o = parseTail(ctx.argv);
   const files = o.files.length > 0 ? o.files : ["-"];
   const headers = o.headers ?? files.length > 1;
-  const header = (f: string, first: boolean) => (headers ? `${first ? "" : "\n"}==> ${f === "-" ? "standard input" : f} <==\n` : "");
+  const header = (f: string, first: boolean) =>
+    headers ? `${first ? "" : "\n"}==> ${f === "-" ? "standard input" : f} <==\n` : "";
   const stdinFollow = files.length === 1 && files[0] === "-" && ctx.stdin === null;
   if (!o.follow || (files.every((f) => f === "-") && !stdinFollow)) {
     // Plain tail (also `tail -f` on a pipe, which ends with the pipe).
@@ -203,7 +228,13 @@ interface Followed {
 }
 
 /** tail -f: output goes straight to the process's stdout, polling host files for appended data. */
-async function follow(host: BuiltinHost, ctx: BuiltinContext, o: TailOptions, files: string[], header: (f: string, first: boolean) => string): Promise<void> {
+async function follow(
+  host: BuiltinHost,
+  ctx: BuiltinContext,
+  o: TailOptions,
+  files: string[],
+  header: (f: string, first: boolean) => string,
+): Promise<void> {
   const followed: Followed[] = [];
   let last: Followed | undefined;
   const errors: string[] = [];
@@ -226,7 +257,10 @@ async function follow(host: BuiltinHost, ctx: BuiltinContext, o: TailOptions, fi
       last = entry;
     } else if (f !== "-" && ctx.fs.exists(cpath)) {
       // Only in the interpreter's VFS (/dev/null, ...): print what is there, never grows.
-      host.emit("stdout", Buffer.concat([Buffer.from(header(f, first), "utf8"), tailSelect(readVfs(ctx, f), o)]));
+      host.emit(
+        "stdout",
+        Buffer.concat([Buffer.from(header(f, first), "utf8"), tailSelect(readVfs(ctx, f), o)]),
+      );
       first = false;
       last = entry;
       continue;
@@ -322,13 +356,116 @@ function id(host: BuiltinHost, argv: string[]): string {
     if (!pw) throw new Error(`id: '${q}': no such user`);
     const groups = readGroups(host.view);
     const list = [{ gid: pw.gid, name: groups.find((g) => g.gid === pw.gid)?.name }];
-    for (const g of groups) if (g.members.includes(pw.name) && !list.some((x) => x.gid === g.gid)) list.push({ gid: g.gid, name: g.name });
+    for (const g of groups)
+      if (g.members.includes(pw.name) && !list.some((x) => x.gid === g.gid))
+        list.push({ gid: g.gid, name: g.name });
     u = { uid: pw.uid, gid: pw.gid, name: pw.name, groups: list };
   }
   const gname = u.groups.find((g) => g.gid === u.gid)?.name;
   const fmt = (n: number, name?: string) => (name ? `${n}(${name})` : `${n}`);
   if (mode === "u") return (names ? (u.name ?? String(u.uid)) : String(u.uid)) + "\n";
   if (mode === "g") return (names ? (gname ?? String(u.gid)) : String(u.gid)) + "\n";
-  if (mode === "G") return u.groups.map((g) => (names ? (g.name ?? String(g.gid)) : String(g.gid))).join(" ") + "\n";
+  if (mode === "G")
+    return u.groups.map((g) => (names ? (g.name ?? String(g.gid)) : String(g.gid))).join(" ") + "\n";
   return `uid=${fmt(u.uid, u.name)} gid=${fmt(u.gid, gname)} groups=${u.groups.map((g) => fmt(g.gid, g.name)).join(",")}\n`;
+}
+
+// ---------------------------------------------------------------- touch
+
+function touchTime(argv: string[], i: number, opt: string, view: FsView, cwd: string): Date {
+  const v = argv[i];
+  if (v === undefined) throw new Error(`touch: option requires an argument -- '${opt}'`);
+  if (opt === "r") {
+    const r = resolveFile(view, absPath(cwd, v));
+    if (!r) throw new Error(`touch: failed to get attributes of '${v}': No such file or directory`);
+    return r.stat.mtime;
+  }
+  if (opt === "t") {
+    const m = /^(\d{2}|\d{4})?(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d{2}))?$/.exec(v);
+    if (!m) throw new Error(`touch: invalid date format '${v}'`);
+    const year =
+      m[1] === undefined ? new Date().getFullYear() : m[1].length === 2 ? 2000 + Number(m[1]) : Number(m[1]);
+    return new Date(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? 0));
+  }
+  const d = v.startsWith("@") ? new Date(Number(v.slice(1)) * 1000) : new Date(v);
+  if (Number.isNaN(d.getTime())) throw new Error(`touch: invalid date format '${v}'`);
+  return d;
+}
+
+function touch(host: BuiltinHost, ctx: BuiltinContext): string {
+  let noCreate = false;
+  let onlyA = false;
+  let onlyM = false;
+  let when: Date | undefined;
+  const files: string[] = [];
+  const argv = ctx.argv;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--") {
+      files.push(...argv.slice(i + 1));
+      break;
+    }
+    if (a.startsWith("--")) {
+      const [k, v] = a.includes("=")
+        ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)]
+        : [a, undefined];
+      if (k === "--no-create") noCreate = true;
+      else if (k === "--date")
+        when = touchTime(v !== undefined ? [v] : argv, v !== undefined ? 0 : ++i, "d", host.view, ctx.cwd);
+      else if (k === "--reference")
+        when = touchTime(v !== undefined ? [v] : argv, v !== undefined ? 0 : ++i, "r", host.view, ctx.cwd);
+      else if (k !== "--no-dereference") throw new Error(`touch: unrecognized option '${a}'`);
+      continue;
+    }
+    if (a.length > 1 && a.startsWith("-")) {
+      for (let j = 1; j < a.length; j++) {
+        const ch = a[j];
+        if (ch === "c") noCreate = true;
+        else if (ch === "a") onlyA = true;
+        else if (ch === "m") onlyM = true;
+        else if (ch === "f" || ch === "h") continue;
+        else if (ch === "d" || ch === "t" || ch === "r") {
+          if (j + 1 < a.length) when = touchTime([a.slice(j + 1)], 0, ch, host.view, ctx.cwd);
+          else when = touchTime(argv, ++i, ch, host.view, ctx.cwd);
+          break;
+        } else throw new Error(`touch: invalid option -- '${ch}'`);
+      }
+      continue;
+    }
+    files.push(a);
+  }
+  if (files.length === 0) throw new Error("touch: missing file operand");
+  const t = when ?? new Date();
+  const errors: string[] = [];
+  for (const f of files) {
+    const abs = absPath(ctx.cwd, f);
+    if (abs === "/dev/null") continue;
+    let r = resolveFile(host.view, abs);
+    if (!r) {
+      if (noCreate) continue;
+      try {
+        ctx.fs.writeFile(abs, "");
+      } catch (e) {
+        const msg = String((e as Error).message ?? e);
+        errors.push(
+          `touch: cannot touch '${f}': ${/read-?only/i.test(msg) ? "Read-only file system" : "No such file or directory"}`,
+        );
+        continue;
+      }
+      if (!when) continue;
+      r = resolveFile(host.view, abs);
+      if (!r) continue;
+    }
+    if (hostPathFor(host.view, r.path).readOnly) {
+      errors.push(`touch: cannot touch '${f}': Read-only file system`);
+      continue;
+    }
+    try {
+      fs.utimesSync(r.host, onlyM ? r.stat.atime : t, onlyA ? r.stat.mtime : t);
+    } catch (e) {
+      errors.push(`touch: cannot touch '${f}': ${(e as Error).message}`);
+    }
+  }
+  if (errors.length > 0) throw new Error(errors.join("\n"));
+  return "";
 }

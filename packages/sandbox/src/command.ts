@@ -46,7 +46,7 @@ let builtinNames: Set<string> | undefined;
 export function builtinCommands(): ReadonlySet<string> {
   if (!builtinNames) {
     const names = new Bash({ profile: "Interactive" }).capabilities().builtins;
-    builtinNames = new Set([...names, "sleep", "tail", "id", "whoami", "env"]);
+    builtinNames = new Set([...names, "sleep", "tail", "id", "whoami", "env", "touch"]);
   }
   return builtinNames;
 }
@@ -88,7 +88,12 @@ function isExecutableFile(r: Resolved | undefined): r is Resolved {
 }
 
 /** Search PATH inside the container for an executable file. */
-export function lookPath(view: FsView, name: string, pathVar: string, cwd: string): { path: string; resolved: Resolved } | undefined {
+export function lookPath(
+  view: FsView,
+  name: string,
+  pathVar: string,
+  cwd: string,
+): { path: string; resolved: Resolved } | undefined {
   for (const dir of pathVar.split(":")) {
     const cand = (dir || ".") + "/" + name;
     const r = resolveFile(view, cand, cwd);
@@ -101,31 +106,58 @@ export function lookPath(view: FsView, name: string, pathVar: string, cwd: strin
  * Resolve spec.argv[0] the way runc does (PATH search inside the container) and decide how the memory
  * backend runs it. Pure filesystem inspection: cheap enough to call from `docker start` to fail early.
  */
-export function resolveCommand(spec: Pick<SandboxSpec, "rootfs" | "mounts" | "argv" | "env" | "cwd">): CommandResolution {
+export function resolveCommand(
+  spec: Pick<SandboxSpec, "rootfs" | "mounts" | "argv" | "env" | "cwd">,
+): CommandResolution {
   const argv = spec.argv ?? [];
   const name = argv[0] ?? "";
   const view = specView(spec);
   const env = parseEnv(spec.env ?? []);
   const cwd = normalizePath(spec.cwd || "/");
   if (!name) {
-    return { kind: "missing", name, argv, error: { exitCode: 127, message: `exec: "": executable file not found in $PATH` } };
+    return {
+      kind: "missing",
+      name,
+      argv,
+      error: { exitCode: 127, message: `exec: "": executable file not found in $PATH` },
+    };
   }
   if (name.includes("/")) {
     const r = resolveFile(view, name, cwd);
     if (!r) {
-      return { kind: "missing", name, argv, error: { exitCode: 127, message: `exec: "${name}": stat ${name}: no such file or directory` } };
+      return {
+        kind: "missing",
+        name,
+        argv,
+        error: { exitCode: 127, message: `exec: "${name}": stat ${name}: no such file or directory` },
+      };
     }
     if (r.stat.isDirectory()) {
-      return { kind: "denied", path: name, argv, error: { exitCode: 126, message: `exec: "${name}": is a directory` } };
+      return {
+        kind: "denied",
+        path: name,
+        argv,
+        error: { exitCode: 126, message: `exec: "${name}": is a directory` },
+      };
     }
     if (!isExecutableFile(r)) {
-      return { kind: "denied", path: name, argv, error: { exitCode: 126, message: `exec: "${name}": permission denied` } };
+      return {
+        kind: "denied",
+        path: name,
+        argv,
+        error: { exitCode: 126, message: `exec: "${name}": permission denied` },
+      };
     }
     return classify(view, r, name, argv, env.get("PATH") ?? DEFAULT_PATH, cwd);
   }
   const found = lookPath(view, name, env.get("PATH") ?? DEFAULT_PATH, cwd);
   if (!found) {
-    return { kind: "missing", name, argv, error: { exitCode: 127, message: `exec: "${name}": executable file not found in $PATH` } };
+    return {
+      kind: "missing",
+      name,
+      argv,
+      error: { exitCode: 127, message: `exec: "${name}": executable file not found in $PATH` },
+    };
   }
   return classify(view, found.resolved, found.path, argv, env.get("PATH") ?? DEFAULT_PATH, cwd);
 }
@@ -137,7 +169,14 @@ export function elfError(p: string): StartError {
   };
 }
 
-function classify(view: FsView, r: Resolved, invoked: string, argv: string[], pathVar: string, cwd: string): CommandResolution {
+function classify(
+  view: FsView,
+  r: Resolved,
+  invoked: string,
+  argv: string[],
+  pathVar: string,
+  cwd: string,
+): CommandResolution {
   const args = argv.slice(1);
   if (isElf(r.host)) {
     // The applet name is the name it was invoked as (busybox applet symlinks), else a symlink hop's name
@@ -162,11 +201,21 @@ function classify(view: FsView, r: Resolved, invoked: string, argv: string[], pa
     interp = words[0] ?? "";
     extra = words.slice(1).join(" ") || undefined;
     if (!interp.includes("/") && !lookPath(view, interp, pathVar, cwd)) {
-      return { kind: "missing", name: invoked, argv, error: { exitCode: 127, message: `exec ${invoked}: no such file or directory` } };
+      return {
+        kind: "missing",
+        name: invoked,
+        argv,
+        error: { exitCode: 127, message: `exec ${invoked}: no such file or directory` },
+      };
     }
   }
   if (interp.includes("/") && !resolveFile(view, interp, cwd)) {
-    return { kind: "missing", name: invoked, argv, error: { exitCode: 127, message: `exec ${invoked}: no such file or directory` } };
+    return {
+      kind: "missing",
+      name: invoked,
+      argv,
+      error: { exitCode: 127, message: `exec ${invoked}: no such file or directory` },
+    };
   }
   const shell = appletFor(path.posix.basename(interp))?.[0];
   if (shell !== "sh" && shell !== "bash") {
@@ -206,7 +255,11 @@ export function resolveUser(spec: Pick<SandboxSpec, "rootfs" | "mounts" | "user"
   let name: string | undefined;
   let home = "/";
   let error: StartError | undefined;
-  const entry = !u ? passwd.find((e) => e.uid === 0) : /^\d+$/.test(u) ? passwd.find((e) => e.uid === Number(u)) : passwd.find((e) => e.name === u);
+  const entry = !u
+    ? passwd.find((e) => e.uid === 0)
+    : /^\d+$/.test(u)
+      ? passwd.find((e) => e.uid === Number(u))
+      : passwd.find((e) => e.name === u);
   if (entry) {
     ({ uid, gid, name, home } = entry);
   } else if (!u) {
@@ -224,14 +277,16 @@ export function resolveUser(spec: Pick<SandboxSpec, "rootfs" | "mounts" | "user"
     else {
       const ge = groupsFile.find((e) => e.name === g);
       if (ge) gid = ge.gid;
-      else error ??= { exitCode: 126, message: `unable to find group ${g}: no matching entries in group file` };
+      else
+        error ??= { exitCode: 126, message: `unable to find group ${g}: no matching entries in group file` };
     }
   }
   const groupName = groupsFile.find((e) => e.gid === gid)?.name;
   const groups = [{ gid, name: groupName }];
   if (name) {
     for (const ge of groupsFile) {
-      if (ge.members.includes(name) && !groups.some((x) => x.gid === ge.gid)) groups.push({ gid: ge.gid, name: ge.name });
+      if (ge.members.includes(name) && !groups.some((x) => x.gid === ge.gid))
+        groups.push({ gid: ge.gid, name: ge.name });
     }
   }
   return { uid, gid, name, groupName, groups, home: home || "/", error };

@@ -101,7 +101,9 @@ export function createInterp(o: InterpOptions): { bash: Bash; warnings: string[]
     try {
       const st = fs.statSync(m.hostPath);
       if (!st.isDirectory()) {
-        warnings.push(`sandbox: cannot mount ${m.hostPath} at ${m.containerPath}: the memory backend can bind-mount directories only`);
+        warnings.push(
+          `sandbox: cannot mount ${m.hostPath} at ${m.containerPath}: the memory backend can bind-mount directories only`,
+        );
         continue;
       }
       bash.mount(m.containerPath, realFs(m.hostPath, !m.readOnly), m.readOnly);

@@ -177,13 +177,17 @@ env() {
   .join(" ");
 
 /** The prelude text (stored in the shell variable __sx_p and eval'ed). */
-export function buildPrelude(applets: Applet[], uid: number): string {
-  let s = `UID=${uid}; EUID=${uid}; ` + SHELL_WRAPPER;
+export function buildPrelude(applets: Applet[], uid: number, unsetUser = true): string {
+  // bashkit exports USER=<username>; docker sets no USER.
+  let s = `UID=${uid}; EUID=${uid}; ${unsetUser ? "unset USER; " : ""}` + SHELL_WRAPPER;
   const named = new Set<string>();
   for (const a of applets) {
     const base = path.posix.basename(a.path);
     // (bashkit does not split "$@" in command position, hence the detour through a variable)
-    const body = a.run.length === 0 ? `[ $# -gt 0 ] || return 0; local __sx_c=$1; shift; "$__sx_c" "$@"` : `${a.run.join(" ")} "$@"`;
+    const body =
+      a.run.length === 0
+        ? `[ $# -gt 0 ] || return 0; local __sx_c=$1; shift; "$__sx_c" "$@"`
+        : `${a.run.join(" ")} "$@"`;
     s += ` function ${a.path} { ${body}; } ;`;
     // Program names that are not builtins themselves (ash, egrep, busybox) also work by name.
     if ((a.run.length === 0 || a.run[0] !== base) && !named.has(base)) {

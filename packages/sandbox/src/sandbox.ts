@@ -19,15 +19,55 @@ import {
   type UserInfo,
 } from "./command.js";
 import { createInterp } from "./interp.js";
-import { buildPrelude, preludeFunctionNames, preludeHeader, readShellScript, scanApplets, shQuote } from "./prelude.js";
+import {
+  buildPrelude,
+  preludeFunctionNames,
+  preludeHeader,
+  readShellScript,
+  scanApplets,
+  shQuote,
+} from "./prelude.js";
 import { isElf, normalizePath } from "./rootfs.js";
 import { streamSafeArgv, streamSafeScript, type StreamSafetyEnv } from "./streamsafe.js";
 import type { OutputStream, SandboxProcess, SandboxSpec } from "./types.js";
 
 const SIGNALS: Record<string, number> = {
-  HUP: 1, INT: 2, QUIT: 3, ILL: 4, TRAP: 5, ABRT: 6, IOT: 6, BUS: 7, FPE: 8, KILL: 9, USR1: 10, SEGV: 11, USR2: 12,
-  PIPE: 13, ALRM: 14, TERM: 15, STKFLT: 16, CHLD: 17, CLD: 17, CONT: 18, STOP: 19, TSTP: 20, TTIN: 21, TTOU: 22,
-  URG: 23, XCPU: 24, XFSZ: 25, VTALRM: 26, PROF: 27, WINCH: 28, IO: 29, POLL: 29, PWR: 30, SYS: 31, RTMIN: 34, RTMAX: 64,
+  HUP: 1,
+  INT: 2,
+  QUIT: 3,
+  ILL: 4,
+  TRAP: 5,
+  ABRT: 6,
+  IOT: 6,
+  BUS: 7,
+  FPE: 8,
+  KILL: 9,
+  USR1: 10,
+  SEGV: 11,
+  USR2: 12,
+  PIPE: 13,
+  ALRM: 14,
+  TERM: 15,
+  STKFLT: 16,
+  CHLD: 17,
+  CLD: 17,
+  CONT: 18,
+  STOP: 19,
+  TSTP: 20,
+  TTIN: 21,
+  TTOU: 22,
+  URG: 23,
+  XCPU: 24,
+  XFSZ: 25,
+  VTALRM: 26,
+  PROF: 27,
+  WINCH: 28,
+  IO: 29,
+  POLL: 29,
+  PWR: 30,
+  SYS: 31,
+  RTMIN: 34,
+  RTMAX: 64,
 };
 
 /** Signals whose default action is not to terminate (ignore, stop, continue): they never end a process here. */
@@ -51,9 +91,11 @@ export function parseSignal(sig: string): number | undefined {
 
 /** Builtins that never read stdin: with `docker run -i` they start at once instead of waiting for EOF. */
 const NO_STDIN = new Set(
-  ("echo printf true false sleep ls pwd env printenv date mkdir rmdir touch rm cp mv ln chmod chown test [ uname hostname " +
+  (
+    "echo printf true false sleep ls pwd env printenv date mkdir rmdir touch rm cp mv ln chmod chown test [ uname hostname " +
     "id whoami seq yes kill basename dirname realpath readlink stat du df find tree which exit cd export set unset " +
-    "local return shift type command : . source eval exec wait times umask trap alias unalias hash getopts let declare typeset").split(" "),
+    "local return shift type command : . source eval exec wait times umask trap alias unalias hash getopts let declare typeset"
+  ).split(" "),
 );
 
 const DEFAULT_MAX_MEMORY = 256 * 1024 * 1024;
@@ -111,7 +153,9 @@ class Sandbox implements SandboxProcess {
     }
     // Start on a later tick: the caller attaches its output listener synchronously after spawn.
     setImmediate(() => {
-      this.start().catch((e: unknown) => this.fail({ exitCode: 1, message: `sandbox: internal error: ${(e as Error)?.message ?? e}` }));
+      this.start().catch((e: unknown) =>
+        this.fail({ exitCode: 1, message: `sandbox: internal error: ${(e as Error)?.message ?? e}` }),
+      );
     });
   }
 
@@ -157,10 +201,10 @@ class Sandbox implements SandboxProcess {
   private kill(code: number): void {
     if (this.done) return;
     this.flushProvisional();
+    const bash = this.bash;
     this.finish(code);
-    this.abortRunning();
     try {
-      this.bash?.cancel();
+      bash?.cancel();
     } catch {
       // already finished
     }
@@ -177,6 +221,8 @@ class Sandbox implements SandboxProcess {
     if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
     this.wakeReader();
     this.resolveExit(code);
+    this.abortRunning(); // timers of builtins abandoned by bashkit (e.g. `timeout 1 sleep 60`)
+    if (!this.running) this.bash = undefined;
   }
 
   private fail(err: StartError): void {
@@ -248,14 +294,19 @@ class Sandbox implements SandboxProcess {
   private fixStderr(s: string): string {
     return this.fixColumn(s)
       .replace(/: command not found(\.[^\n]*?)?(?=\n|bash: |$)\n?/g, ": command not found\n")
-      .replace(/(bash: [^\n]*?: (?:No such file or directory|Permission denied|Is a directory))(?=bash: |$)/g, "$1\n");
+      .replace(
+        /(bash: [^\n]*?: (?:No such file or directory|Permission denied|Is a directory))(?=bash: |$)/g,
+        "$1\n",
+      );
   }
 
   /** Line 1 of a script carries the prelude: report parse-error columns relative to the user's text. */
   private fixColumn(s: string): string {
     if (!s.includes("parse error at line 1, column ")) return s;
     return s.replace(/parse error at line 1, column (\d+)/g, (m, col: string) =>
-      Number(col) > this.columnOffset ? `parse error at line 1, column ${Number(col) - this.columnOffset}` : m,
+      Number(col) > this.columnOffset
+        ? `parse error at line 1, column ${Number(col) - this.columnOffset}`
+        : m,
     );
   }
 
@@ -281,7 +332,7 @@ class Sandbox implements SandboxProcess {
     this.outputCap = spec.limits?.outputBytes ?? DEFAULT_MAX_OUTPUT;
 
     const applets = scanApplets(view);
-    const prelude = buildPrelude(applets, user.uid);
+    const prelude = buildPrelude(applets, user.uid, !env.has("USER"));
     const host = {
       wait: (ms: number) => this.wait(ms),
       emit: (stream: OutputStream, data: Buffer | string) => this.out(stream, data),
@@ -324,7 +375,10 @@ class Sandbox implements SandboxProcess {
     for (const w of warnings) this.emit("stderr", w + "\n");
 
     const argv = res.argv;
-    const inv = res.kind === "builtin" && (argv[0] === "sh" || argv[0] === "bash") ? parseShellArgs(argv.slice(1)) : undefined;
+    const inv =
+      res.kind === "builtin" && (argv[0] === "sh" || argv[0] === "bash")
+        ? parseShellArgs(argv.slice(1))
+        : undefined;
     const header = preludeHeader(prelude);
     this.columnOffset = header.length;
 
@@ -367,7 +421,10 @@ class Sandbox implements SandboxProcess {
    * Run a script, streaming its output. Returns undefined if the process was killed meanwhile.
    * Output that the interpreter reports only in the final result (parse errors, limit errors) is emitted too.
    */
-  private async exec(script: string, stream: boolean): Promise<{ exitCode: number; error?: string } | undefined> {
+  private async exec(
+    script: string,
+    stream: boolean,
+  ): Promise<{ exitCode: number; error?: string } | undefined> {
     const bash = this.bash!;
     let outLen = 0;
     let errLen = 0;
@@ -388,7 +445,10 @@ class Sandbox implements SandboxProcess {
           }
           if (!this.capNoticed && (outLen >= this.outputCap || errLen >= this.outputCap)) {
             this.capNoticed = true;
-            this.emit("stderr", `sandbox: output limit of ${this.outputCap} bytes reached; further output of this command is discarded\n`);
+            this.emit(
+              "stderr",
+              `sandbox: output limit of ${this.outputCap} bytes reached; further output of this command is discarded\n`,
+            );
           }
         },
       });
@@ -400,7 +460,10 @@ class Sandbox implements SandboxProcess {
       return { exitCode: 1 };
     }
     this.running = false;
-    if (this.done) return undefined;
+    if (this.done) {
+      this.bash = undefined;
+      return undefined;
+    }
     if (this.interrupting) {
       this.flushProvisional();
       return { exitCode: 130, error: result.error };
@@ -591,7 +654,9 @@ export function incomplete(script: string, bash: Pick<Bash, "analyze">): boolean
     return false;
   } catch (e) {
     const msg = String((e as Error)?.message ?? e);
-    return /unterminated|expected '(fi|done|esac|do|then|in|\}|\))'|to close|expected command after|empty [a-z ]+ (body|clause)|unexpected end of input/i.test(msg);
+    return /unterminated|expected '(fi|done|esac|do|then|in|\}|\))'|to close|expected command after|empty [a-z ]+ (body|clause)|unexpected end of input/i.test(
+      msg,
+    );
   }
 }
 

@@ -43,7 +43,18 @@ interface Piece {
 const OPENERS = new Set(["if", "while", "until", "for", "case", "select", "{", "(", "function"]);
 const CLOSERS = new Set(["fi", "done", "esac", "}", ")"]);
 const PREFIX_KEYWORDS = new Set(["!", "do", "then", "else", "elif", "if", "while", "until", "{", "time"]);
-const NESTING_BUILTINS = new Set(["source", ".", "eval", "xargs", "watch", "parallel", "retry", "timeout", "sh", "bash"]);
+const NESTING_BUILTINS = new Set([
+  "source",
+  ".",
+  "eval",
+  "xargs",
+  "watch",
+  "parallel",
+  "retry",
+  "timeout",
+  "sh",
+  "bash",
+]);
 const SHELLS = new Set(["sh", "bash", "ash", "dash"]);
 
 class Scanner {
@@ -204,7 +215,11 @@ class Scanner {
         if (s[i + 1] === "<") {
           const m = /^<<(-?)[ \t]*(?:'([^']*)'|"([^"]*)"|\\?([^\s;&|<>()]+))/.exec(s.slice(i));
           if (m) {
-            heredocs.push({ delim: m[2] ?? m[3] ?? m[4], strip: m[1] === "-", quoted: m[2] !== undefined || m[3] !== undefined });
+            heredocs.push({
+              delim: m[2] ?? m[3] ?? m[4],
+              strip: m[1] === "-",
+              quoted: m[2] !== undefined || m[3] !== undefined,
+            });
             i += m[0].length;
             continue;
           }
@@ -364,7 +379,9 @@ export function streamSafeArgv(argv: string[], env: StreamSafetyEnv, depth = 0):
     if (inv.mode === "c") return streamSafeScript(inv.script, inv.params.slice(1), env, depth + 1);
     if (inv.mode === "file") {
       const text = env.readScript(inv.file);
-      return text === undefined ? { safe: true } : streamSafeScript(text, inv.params.slice(1), env, depth + 1);
+      return text === undefined
+        ? { safe: true }
+        : streamSafeScript(text, inv.params.slice(1), env, depth + 1);
     }
     return { safe: true };
   }
@@ -380,7 +397,12 @@ export function streamSafeArgv(argv: string[], env: StreamSafetyEnv, depth = 0):
  * Decide for a script text whether live streaming is accurate. `params` are the positional parameters
  * when known (so `exec "$@"` can be followed), undefined otherwise.
  */
-export function streamSafeScript(text: string, params: string[] | undefined, env: StreamSafetyEnv, depth = 0): Verdict {
+export function streamSafeScript(
+  text: string,
+  params: string[] | undefined,
+  env: StreamSafetyEnv,
+  depth = 0,
+): Verdict {
   if (depth > 4) return { safe: false, reason: "nesting too deep" };
   const sc = new Scanner(text);
   sc.list(0, "", false);
@@ -389,7 +411,8 @@ export function streamSafeScript(text: string, params: string[] | undefined, env
     if (!w) return false;
     const t = w.text;
     if (w.dynamic) return true;
-    if (t.includes("/") || sc.functions.has(t) || env.preludeFunctions.has(t) || NESTING_BUILTINS.has(t)) return true;
+    if (t.includes("/") || sc.functions.has(t) || env.preludeFunctions.has(t) || NESTING_BUILTINS.has(t))
+      return true;
     return !env.isBuiltin(t);
   };
   for (const p of sc.pieces) {
@@ -399,9 +422,12 @@ export function streamSafeScript(text: string, params: string[] | undefined, env
     const cw = header ? [] : commandWords(p.words);
     const cmd = cw[0];
     const nx = nested(cmd) || (cmd?.text === "find" && cw.some((w) => /^-(exec|execdir|ok)$/.test(w.text)));
-    if (p.captured && (compound || OPENERS.has(first) || nx)) return { safe: false, reason: `"${cmd?.text ?? first}" inside a command substitution` };
-    if (p.pipeNext && (compound || nx)) return { safe: false, reason: `"${cmd?.text ?? first}" piped into another command` };
-    if (p.outRedirect && nx && !compound) return { safe: false, reason: `"${cmd?.text}" with its output redirected` };
+    if (p.captured && (compound || OPENERS.has(first) || nx))
+      return { safe: false, reason: `"${cmd?.text ?? first}" inside a command substitution` };
+    if (p.pipeNext && (compound || nx))
+      return { safe: false, reason: `"${cmd?.text ?? first}" piped into another command` };
+    if (p.outRedirect && nx && !compound)
+      return { safe: false, reason: `"${cmd?.text}" with its output redirected` };
     if (!p.captured && cmd && nx) {
       const v = followNested(cw, params, env, depth);
       if (!v.safe) return v;
@@ -411,14 +437,22 @@ export function streamSafeScript(text: string, params: string[] | undefined, env
 }
 
 /** A nested shell/script run in plain stdout context: its own content must be stream-safe too. */
-function followNested(cw: Word[], params: string[] | undefined, env: StreamSafetyEnv, depth: number): Verdict {
+function followNested(
+  cw: Word[],
+  params: string[] | undefined,
+  env: StreamSafetyEnv,
+  depth: number,
+): Verdict {
   const t = cw[0].text;
   if (cw[0].dynamic) {
     if ((t === "$@" || t === "${@}") && params) return streamSafeArgv(params, env, depth + 1);
     return { safe: false, reason: `dynamic command "${t}"` };
   }
   const rest = cw.slice(1);
-  if (rest.some((w) => w.dynamic) && (SHELLS.has(path.posix.basename(t)) || t === "source" || t === "." || t === "eval")) {
+  if (
+    rest.some((w) => w.dynamic) &&
+    (SHELLS.has(path.posix.basename(t)) || t === "source" || t === "." || t === "eval")
+  ) {
     return { safe: false, reason: `"${t}" with dynamic arguments` };
   }
   if (t === "eval") return streamSafeScript(rest.map((w) => w.text).join(" "), params, env, depth + 1);

@@ -9,21 +9,30 @@ export const TRUE_ELF = fs.realpathSync("/bin/true");
 /** A small rootfs: busybox with applet symlinks, a script on PATH, passwd/group. */
 export function makeRootfs(): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "sbx-rootfs-"));
-  for (const d of ["bin", "usr/bin", "usr/local/bin", "etc", "tmp", "root", "home/app"]) fs.mkdirSync(path.join(root, d), { recursive: true });
+  for (const d of ["bin", "usr/bin", "usr/local/bin", "etc", "tmp", "root", "home/app"])
+    fs.mkdirSync(path.join(root, d), { recursive: true });
   fs.copyFileSync(BUSYBOX, path.join(root, "bin/busybox"));
   fs.chmodSync(path.join(root, "bin/busybox"), 0o755);
-  for (const a of ["sh", "echo", "cat", "sleep", "tail", "ls", "vi", "egrep"]) fs.symlinkSync("busybox", path.join(root, "bin", a));
+  for (const a of ["sh", "echo", "cat", "sleep", "tail", "ls", "vi", "egrep"])
+    fs.symlinkSync("busybox", path.join(root, "bin", a));
   fs.symlinkSync("../../bin/busybox", path.join(root, "usr/bin/env"));
   fs.copyFileSync(TRUE_ELF, path.join(root, "usr/bin/mytool"));
   fs.chmodSync(path.join(root, "usr/bin/mytool"), 0o755);
   fs.copyFileSync(TRUE_ELF, path.join(root, "usr/bin/python3"));
   fs.chmodSync(path.join(root, "usr/bin/python3"), 0o755);
   fs.writeFileSync(path.join(root, "usr/local/bin/greet"), '#!/bin/sh\necho "hello $1"\n', { mode: 0o755 });
-  fs.writeFileSync(path.join(root, "usr/local/bin/calls-abs"), "#!/bin/sh\n/bin/echo abs-from-script\n", { mode: 0o755 });
-  fs.writeFileSync(path.join(root, "usr/local/bin/pyscript"), "#!/usr/bin/python3\nprint(1)\n", { mode: 0o755 });
+  fs.writeFileSync(path.join(root, "usr/local/bin/calls-abs"), "#!/bin/sh\n/bin/echo abs-from-script\n", {
+    mode: 0o755,
+  });
+  fs.writeFileSync(path.join(root, "usr/local/bin/pyscript"), "#!/usr/bin/python3\nprint(1)\n", {
+    mode: 0o755,
+  });
   fs.writeFileSync(path.join(root, "usr/local/bin/needs-bash"), "#!/bin/bash\necho hi\n", { mode: 0o755 });
   fs.writeFileSync(path.join(root, "usr/local/bin/not-exec"), "echo hi\n", { mode: 0o644 });
-  fs.writeFileSync(path.join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n");
+  fs.writeFileSync(
+    path.join(root, "etc/passwd"),
+    "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
+  );
   fs.writeFileSync(path.join(root, "etc/group"), "root:x:0:\napp:x:1000:\nstaff:x:50:app\n");
   return root;
 }

@@ -19,7 +19,11 @@ describe("sandbox", { skip }, () => {
 
   describe("commands", () => {
     test("echo, exit codes, stderr separated", async () => {
-      assert.deepEqual(await run(specFor(root, ["echo", "hello"])), { code: 0, stdout: "hello\n", stderr: "" });
+      assert.deepEqual(await run(specFor(root, ["echo", "hello"])), {
+        code: 0,
+        stdout: "hello\n",
+        stderr: "",
+      });
       const r = await run(specFor(root, ["sh", "-c", "echo out; echo err >&2; exit 3"]));
       assert.deepEqual(r, { code: 3, stdout: "out\n", stderr: "err\n" });
     });
@@ -35,7 +39,12 @@ describe("sandbox", { skip }, () => {
     });
 
     test("env, cwd (created), HOSTNAME, HOME, user", async () => {
-      const r = await run(specFor(root, ["sh", "-c", 'echo "$FOO $HOSTNAME $HOME"; pwd; id -u; whoami'], { env: ["FOO=bar"], cwd: "/work/dir" }));
+      const r = await run(
+        specFor(root, ["sh", "-c", 'echo "$FOO $HOSTNAME $HOME"; pwd; id -u; whoami'], {
+          env: ["FOO=bar"],
+          cwd: "/work/dir",
+        }),
+      );
       assert.deepEqual(r, { code: 0, stdout: "bar box1 /root\n/work/dir\n0\nroot\n", stderr: "" });
       assert.ok(fs.statSync(path.join(root, "work/dir")).isDirectory());
       const u = await run(specFor(root, ["sh", "-c", 'id; echo "$HOME"; whoami'], { user: "app" }));
@@ -52,20 +61,33 @@ describe("sandbox", { skip }, () => {
       assert.equal((await run(specFor(root, ["/bin/busybox", "sh", "-c", "echo bb"]))).stdout, "bb\n");
       assert.equal((await run(specFor(root, ["busybox", "echo", "x"]))).stdout, "x\n");
       assert.equal((await run(specFor(root, ["egrep", "-c", "root", "/etc/passwd"]))).stdout, "1\n");
-      const r = await run(specFor(root, ["sh", "-c", "/bin/echo x; sh -c '/bin/echo y; /bin/cat /etc/hostname-missing 2>/dev/null || /bin/echo z'"]));
+      const r = await run(
+        specFor(root, [
+          "sh",
+          "-c",
+          "/bin/echo x; sh -c '/bin/echo y; /bin/cat /etc/hostname-missing 2>/dev/null || /bin/echo z'",
+        ]),
+      );
       assert.deepEqual(r, { code: 0, stdout: "x\ny\nz\n", stderr: "" });
     });
 
     test("ELF binary that is not a builtin: 126", async () => {
       const r = await run(specFor(root, ["mytool", "--version"]));
       assert.equal(r.code, 126);
-      assert.equal(r.stderr, 'sandbox: cannot run ELF binary "/usr/bin/mytool": the memory backend runs shell scripts and built-in commands only\n');
+      assert.equal(
+        r.stderr,
+        'sandbox: cannot run ELF binary "/usr/bin/mytool": the memory backend runs shell scripts and built-in commands only\n',
+      );
       assert.equal((await run(specFor(root, ["vi"]))).code, 126); // busybox applet bashkit lacks
     });
 
     test("missing command: 127 with runc's message", async () => {
       const r = await run(specFor(root, ["nosuch", "arg"]));
-      assert.deepEqual(r, { code: 127, stdout: "", stderr: 'exec: "nosuch": executable file not found in $PATH\n' });
+      assert.deepEqual(r, {
+        code: 127,
+        stdout: "",
+        stderr: 'exec: "nosuch": executable file not found in $PATH\n',
+      });
       assert.equal((await run(specFor(root, ["/nosuch"]))).code, 127);
       assert.equal((await run(specFor(root, ["/usr/local/bin/not-exec"]))).code, 126);
     });
@@ -73,9 +95,17 @@ describe("sandbox", { skip }, () => {
     test("resolveCommand for the engine's pre-check", () => {
       assert.equal(resolveCommand(specFor(root, ["nosuch"])).kind, "missing");
       assert.equal(resolveCommand(specFor(root, ["mytool"])).kind, "elf");
-      assert.deepEqual(resolveCommand(specFor(root, ["/bin/sh", "-c", "x"])), { kind: "builtin", path: "/bin/sh", argv: ["sh", "-c", "x"] });
+      assert.deepEqual(resolveCommand(specFor(root, ["/bin/sh", "-c", "x"])), {
+        kind: "builtin",
+        path: "/bin/sh",
+        argv: ["sh", "-c", "x"],
+      });
       const s = resolveCommand(specFor(root, ["greet", "bob"]));
-      assert.deepEqual(s, { kind: "script", path: "/usr/local/bin/greet", argv: ["sh", "/usr/local/bin/greet", "bob"] });
+      assert.deepEqual(s, {
+        kind: "script",
+        path: "/usr/local/bin/greet",
+        argv: ["sh", "/usr/local/bin/greet", "bob"],
+      });
       const py = resolveCommand(specFor(root, ["pyscript"]));
       assert.equal(py.kind, "script");
       assert.equal(py.error?.exitCode, 126);
@@ -85,22 +115,42 @@ describe("sandbox", { skip }, () => {
     test("shell scripts: on PATH, by path, $0 and arguments", async () => {
       assert.equal((await run(specFor(root, ["greet", "bob"]))).stdout, "hello bob\n");
       assert.equal((await run(specFor(root, ["/bin/sh", "/usr/local/bin/greet", "x"]))).stdout, "hello x\n");
-      const r = await run(specFor(root, ["sh", "-c", 'echo "$0 $1"; sh -c \'echo "$0 $#"\' zero a b', "name", "one"]));
+      const r = await run(
+        specFor(root, ["sh", "-c", 'echo "$0 $1"; sh -c \'echo "$0 $#"\' zero a b', "name", "one"]),
+      );
       assert.equal(r.stdout, "name one\nzero 2\n");
     });
 
     test("env runs commands; /usr/bin/env too", async () => {
-      const r = await run(specFor(root, ["sh", "-c", "env FOO=1 sh -c 'echo $FOO'; /usr/bin/env -i A=2 sh -c 'echo $A-$PATH'; env | grep -c HOSTNAME"]));
+      const r = await run(
+        specFor(root, [
+          "sh",
+          "-c",
+          "env FOO=1 sh -c 'echo $FOO'; /usr/bin/env -i A=2 sh -c 'echo $A-$PATH'; env | grep -c HOSTNAME",
+        ]),
+      );
       assert.deepEqual(r, { code: 0, stdout: "1\n2-\n1\n", stderr: "" });
     });
 
     test("tail: last lines, bytes, from line", async () => {
-      const r = await run(specFor(root, ["sh", "-c", "printf '1\\n2\\n3\\n' | tail -n 2; printf 'abc\\n' > /tmp/t; tail -c 3 /tmp/t; tail -n +2 /etc/group; tail -1 /etc/passwd"]));
+      const r = await run(
+        specFor(root, [
+          "sh",
+          "-c",
+          "printf '1\\n2\\n3\\n' | tail -n 2; printf 'abc\\n' > /tmp/t; tail -c 3 /tmp/t; tail -n +2 /etc/group; tail -1 /etc/passwd",
+        ]),
+      );
       assert.equal(r.stdout, "2\n3\nbc\napp:x:1000:\nstaff:x:50:app\napp:x:1000:1000::/home/app:/bin/sh\n");
     });
 
     test("captured output of functions and nested shells is right (not streamed twice)", async () => {
-      const r = await run(specFor(root, ["sh", "-c", "f() { echo b; echo a; }; f | sort; x=$(f); echo \"x=$x\"; y=$(/bin/echo hi); echo $y; sh -c 'echo 2; echo 1' | sort"]));
+      const r = await run(
+        specFor(root, [
+          "sh",
+          "-c",
+          "f() { echo b; echo a; }; f | sort; x=$(f); echo \"x=$x\"; y=$(/bin/echo hi); echo $y; sh -c 'echo 2; echo 1' | sort",
+        ]),
+      );
       assert.deepEqual(r, { code: 0, stdout: "a\nb\nx=b\na\nhi\n1\n2\n", stderr: "" });
     });
 
@@ -111,7 +161,13 @@ describe("sandbox", { skip }, () => {
     });
 
     test("output beyond 10 MiB is streamed (bashkit's default cap is lifted)", async () => {
-      const r = start(specFor(root, ["sh", "-c", 'x=0123456789abcdef; for k in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do x="$x$x"; done; for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo "$x"; done']));
+      const r = start(
+        specFor(root, [
+          "sh",
+          "-c",
+          'x=0123456789abcdef; for k in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do x="$x$x"; done; for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo "$x"; done',
+        ]),
+      );
       assert.equal(await r.proc.exited, 0);
       assert.equal(r.stdout().length, 12 * (16 * 65536 + 1));
     });
@@ -234,7 +290,9 @@ describe("sandbox", { skip }, () => {
 
     test("timeout limit kills with 137", async () => {
       const t = performance.now();
-      const r = await run(specFor(root, ["sh", "-c", "echo start; sleep 10"], { limits: { timeoutMs: 200 } }));
+      const r = await run(
+        specFor(root, ["sh", "-c", "echo start; sleep 10"], { limits: { timeoutMs: 200 } }),
+      );
       assert.equal(r.code, 137);
       assert.equal(r.stdout, "start\n");
       assert.ok(performance.now() - t < 1000);
@@ -268,12 +326,16 @@ describe("sandbox", { skip }, () => {
       const rw = fs.mkdtempSync(path.join(os.tmpdir(), "sbx-rw-"));
       fs.writeFileSync(path.join(ro, "f"), "ro-data\n");
       try {
-        const spec = specFor(root, ["sh", "-c", "echo data > /tmp/written; cat /ro/f; echo x > /ro/y; echo rc=$?; echo v > /rw/z"], {
-          mounts: [
-            { hostPath: ro, containerPath: "/ro", readOnly: true },
-            { hostPath: rw, containerPath: "/rw", readOnly: false },
-          ],
-        });
+        const spec = specFor(
+          root,
+          ["sh", "-c", "echo data > /tmp/written; cat /ro/f; echo x > /ro/y; echo rc=$?; echo v > /rw/z"],
+          {
+            mounts: [
+              { hostPath: ro, containerPath: "/ro", readOnly: true },
+              { hostPath: rw, containerPath: "/rw", readOnly: false },
+            ],
+          },
+        );
         const r = await run(spec);
         assert.equal(r.stdout, "ro-data\nrc=1\n");
         assert.match(r.stderr, /read-only/);
@@ -286,11 +348,27 @@ describe("sandbox", { skip }, () => {
       }
     });
 
+    test("touch creates files and sets times on the host", async () => {
+      const r = await run(
+        specFor(root, [
+          "sh",
+          "-c",
+          "touch /tmp/t1 && touch -d @86400 /tmp/t1 && touch -c /tmp/none; ls /tmp/none",
+        ]),
+      );
+      assert.equal(r.code, 1);
+      assert.equal(fs.statSync(path.join(root, "tmp/t1")).mtimeMs, 86400_000);
+    });
+
     test("two sandboxes run concurrently and are isolated", async () => {
       const other = makeRootfs();
       try {
-        const script = (tag: string) => `V=${tag}; echo $V > /tmp/who; sleep 0.1; cat /tmp/who; echo $V; ls /tmp`;
-        const [a, b] = await Promise.all([run(specFor(root, ["sh", "-c", script("A")])), run(specFor(other, ["sh", "-c", script("B")]))]);
+        const script = (tag: string) =>
+          `V=${tag}; echo $V > /tmp/who; sleep 0.1; cat /tmp/who; echo $V; ls /tmp`;
+        const [a, b] = await Promise.all([
+          run(specFor(root, ["sh", "-c", script("A")])),
+          run(specFor(other, ["sh", "-c", script("B")])),
+        ]);
         assert.equal(a.stdout.split("\n").slice(0, 2).join(" "), "A A");
         assert.equal(b.stdout.split("\n").slice(0, 2).join(" "), "B B");
         assert.equal(fs.readFileSync(path.join(root, "tmp/who"), "utf8"), "A\n");

@@ -77,7 +77,8 @@ export class Ctx {
     let size = 0;
     for await (const c of this.req as AsyncIterable<Buffer>) {
       size += c.length;
-      if (size > MAX_JSON_BODY) throw new DockerError(413, `request body too large (limit ${MAX_JSON_BODY} bytes)`);
+      if (size > MAX_JSON_BODY)
+        throw new DockerError(413, `request body too large (limit ${MAX_JSON_BODY} bytes)`);
       chunks.push(c);
     }
     return Buffer.concat(chunks);

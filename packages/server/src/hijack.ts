@@ -12,7 +12,9 @@ export async function hijack(ctx: Ctx, contentType: string): Promise<Duplex> {
   await ctx.discardBody();
   if (ctx.upgrade) {
     const { socket, head } = ctx.upgrade;
-    socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+    socket.write(
+      `HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`,
+    );
     if (head.length) socket.unshift(head);
     return socket;
   }

@@ -13,10 +13,16 @@ const [MIN_MAJOR, MIN_MINOR] = MIN_API_VERSION.split(".").map(Number);
 function versionError(major: number, minor: number): DockerError | undefined {
   const v = major * 1000 + minor;
   if (v > MAX_MAJOR * 1000 + MAX_MINOR) {
-    return new DockerError(400, `client version ${major}.${minor} is too new. Maximum supported API version is ${API_VERSION}`);
+    return new DockerError(
+      400,
+      `client version ${major}.${minor} is too new. Maximum supported API version is ${API_VERSION}`,
+    );
   }
   if (v < MIN_MAJOR * 1000 + MIN_MINOR) {
-    return new DockerError(400, `client version ${major}.${minor} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
+    return new DockerError(
+      400,
+      `client version ${major}.${minor} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`,
+    );
   }
   return undefined;
 }
@@ -31,10 +37,17 @@ function writeError(res: ServerResponse | undefined, socket: Duplex | undefined,
       res.destroy();
       return;
     }
-    res.writeHead(err.status, err.status === 304 ? {} : { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
+    res.writeHead(
+      err.status,
+      err.status === 304
+        ? {}
+        : { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) },
+    );
     res.end(body);
   } else if (socket && socket.writable) {
-    socket.end(`HTTP/1.1 ${err.status} ${http.STATUS_CODES[err.status] ?? ""}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${err.status} ${http.STATUS_CODES[err.status] ?? ""}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   }
 }
 
@@ -45,7 +58,11 @@ export function createDockerServer(engine: Engine): http.Server {
     router.on(method, path, handler as unknown as FindMyWay.Handler<FindMyWay.HTTPVersion.V1>);
   }
 
-  const dispatch = async (req: IncomingMessage, res: ServerResponse | undefined, upgrade?: { socket: Duplex; head: Buffer }) => {
+  const dispatch = async (
+    req: IncomingMessage,
+    res: ServerResponse | undefined,
+    upgrade?: { socket: Duplex; head: Buffer },
+  ) => {
     log.debug({ method: req.method, url: req.url, upgrade: !!upgrade }, "request");
     try {
       const url = new URL(req.url ?? "/", "http://docker");
@@ -60,7 +77,12 @@ export function createDockerServer(engine: Engine): http.Server {
       }
       const found = router.find(req.method as FindMyWay.HTTPMethod, pathname);
       if (!found) throw new DockerError(404, "page not found");
-      if (res) res.setHeader("Api-Version", API_VERSION), res.setHeader("Docker-Experimental", "false"), res.setHeader("Ostype", "linux"), res.setHeader("Server", `Docker/${API_VERSION} (linux)`);
+      if (res) {
+        res.setHeader("Api-Version", API_VERSION);
+        res.setHeader("Docker-Experimental", "false");
+        res.setHeader("Ostype", "linux");
+        res.setHeader("Server", `Sockerless (linux)`);
+      }
       const ctx = new Ctx(engine, req, res, found.params, url, apiVersion, upgrade);
       await (found.handler as unknown as Handler)(ctx);
     } catch (e) {
@@ -68,9 +90,12 @@ export function createDockerServer(engine: Engine): http.Server {
     }
   };
 
-  const server = http.createServer({ keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
-    void dispatch(req, res);
-  });
+  const server = http.createServer(
+    { keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 60_000 },
+    (req, res) => {
+      void dispatch(req, res);
+    },
+  );
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => {});
     void dispatch(req, undefined, { socket, head });

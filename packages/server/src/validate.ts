@@ -49,20 +49,33 @@ function check(obj: Record<string, unknown>, fields: Record<string, Kind>, struc
         : kind === "object"
           ? typeof v === "object"
           : kind === "strmap"
-            ? typeof v === "object" && !Array.isArray(v) && Object.values(v as object).every((x) => typeof x === "string")
+            ? typeof v === "object" &&
+              !Array.isArray(v) &&
+              Object.values(v as object).every((x) => typeof x === "string")
             : typeof v === kind;
     // Cmd and Entrypoint may also be a single string (dockerd's StrSlice)
     if (!ok && !((k === "Cmd" || k === "Entrypoint") && typeof v === "string")) {
-      throw badRequest(`json: cannot unmarshal ${Array.isArray(v) ? "array" : typeof v} into Go struct field ${struct}.${k} of type ${goType(kind)}`);
+      throw badRequest(
+        `json: cannot unmarshal ${Array.isArray(v) ? "array" : typeof v} into Go struct field ${struct}.${k} of type ${goType(kind)}`,
+      );
     }
   }
 }
 
-const goType = (k: Kind) => ({ string: "string", boolean: "bool", number: "int64", "string[]": "[]string", object: "object", strmap: "map[string]string" })[k];
+const goType = (k: Kind) =>
+  ({
+    string: "string",
+    boolean: "bool",
+    number: "int64",
+    "string[]": "[]string",
+    object: "object",
+    strmap: "map[string]string",
+  })[k];
 
 /** Type checks of the create body, with dockerd's wording for wrong types. */
 export function validateCreateBody(body: unknown): void {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) throw badRequest("invalid JSON: expected an object");
+  if (typeof body !== "object" || body === null || Array.isArray(body))
+    throw badRequest("invalid JSON: expected an object");
   const b = body as Record<string, unknown>;
   check(b, CONFIG_FIELDS, "Config");
   for (const k of ["Cmd", "Entrypoint"]) if (typeof b[k] === "string") b[k] = [b[k]];

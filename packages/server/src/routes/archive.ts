@@ -12,21 +12,44 @@ function pathParam(ctx: Ctx): string {
 }
 
 export const archiveRoutes: Route[] = [
-  ["HEAD", "/containers/:id/archive", async (ctx) => {
-    const stat = await ctx.engine.containers.statPath(ctx.param("id"), pathParam(ctx));
-    const res = ctx.mustRes();
-    res.writeHead(200, { "X-Docker-Container-Path-Stat": statHeader(stat), "Content-Type": "application/json" });
-    res.end();
-  }],
-  ["GET", "/containers/:id/archive", async (ctx) => {
-    const { stat, tar } = await ctx.engine.containers.getArchive(ctx.param("id"), pathParam(ctx));
-    const res = ctx.mustRes();
-    res.writeHead(200, { "X-Docker-Container-Path-Stat": statHeader(stat), "Content-Type": "application/x-tar" });
-    tar.pipe(res);
-    await new Promise((r) => res.on("close", r));
-  }],
-  ["PUT", "/containers/:id/archive", async (ctx) => {
-    await ctx.engine.containers.putArchive(ctx.param("id"), pathParam(ctx), ctx.req, ctx.bool("noOverwriteDirNonDir"));
-    ctx.send(200);
-  }],
+  [
+    "HEAD",
+    "/containers/:id/archive",
+    async (ctx) => {
+      const stat = await ctx.engine.containers.statPath(ctx.param("id"), pathParam(ctx));
+      const res = ctx.mustRes();
+      res.writeHead(200, {
+        "X-Docker-Container-Path-Stat": statHeader(stat),
+        "Content-Type": "application/json",
+      });
+      res.end();
+    },
+  ],
+  [
+    "GET",
+    "/containers/:id/archive",
+    async (ctx) => {
+      const { stat, tar } = await ctx.engine.containers.getArchive(ctx.param("id"), pathParam(ctx));
+      const res = ctx.mustRes();
+      res.writeHead(200, {
+        "X-Docker-Container-Path-Stat": statHeader(stat),
+        "Content-Type": "application/x-tar",
+      });
+      tar.pipe(res);
+      await new Promise((r) => res.on("close", r));
+    },
+  ],
+  [
+    "PUT",
+    "/containers/:id/archive",
+    async (ctx) => {
+      await ctx.engine.containers.putArchive(
+        ctx.param("id"),
+        pathParam(ctx),
+        ctx.req,
+        ctx.bool("noOverwriteDirNonDir"),
+      );
+      ctx.send(200);
+    },
+  ],
 ];

@@ -17,7 +17,8 @@ async function logs(ctx: Ctx) {
   if (!stdout && !stderr) throw badRequest("Bad parameters: you must choose at least one stream");
   const tailRaw = ctx.str("tail");
   const tail = !tailRaw || tailRaw === "all" ? undefined : Number(tailRaw);
-  if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw badRequest(`invalid value for "tail": ${tailRaw}`);
+  if (tail !== undefined && (!Number.isInteger(tail) || tail < 0))
+    throw badRequest(`invalid value for "tail": ${tailRaw}`);
   const tty = !!c.Config.Tty;
   const timestamps = ctx.bool("timestamps");
   const res = ctx.mustRes();
@@ -27,11 +28,19 @@ async function logs(ctx: Ctx) {
   res.on("close", () => abort.abort());
   await ctx.engine.containers.logs(
     c.Id,
-    { stdout, stderr, tail, sinceNs: toNs(ctx.str("since")), untilNs: toNs(ctx.str("until")), follow: ctx.bool("follow") },
+    {
+      stdout,
+      stderr,
+      tail,
+      sinceNs: toNs(ctx.str("since")),
+      untilNs: toNs(ctx.str("until")),
+      follow: ctx.bool("follow"),
+    },
     async (r) => {
       const payload = timestamps ? Buffer.concat([Buffer.from(formatNs(r.timeNs) + " "), r.data]) : r.data;
       const ok = res.write(tty ? payload : frame(r.stream, payload));
-      if (!ok && !abort.signal.aborted) await new Promise((resolve) => res.once("drain", resolve).once("close", resolve));
+      if (!ok && !abort.signal.aborted)
+        await new Promise((resolve) => res.once("drain", resolve).once("close", resolve));
     },
     abort.signal,
   );
@@ -50,13 +59,22 @@ async function attach(ctx: Ctx) {
     socket.write(tty ? d : frame(s === "stdout" ? 1 : 2, d));
   };
   if (wantLogs) {
-    await ctx.engine.containers.logs(c.Id, { stdout: ctx.bool("stdout"), stderr: ctx.bool("stderr"), follow: false }, (r) => write(r.stream === 1 ? "stdout" : "stderr", r.data), new AbortController().signal);
+    await ctx.engine.containers.logs(
+      c.Id,
+      { stdout: ctx.bool("stdout"), stderr: ctx.bool("stderr"), follow: false },
+      (r) => write(r.stream === 1 ? "stdout" : "stderr", r.data),
+      new AbortController().signal,
+    );
   }
   if (!stream) {
     endStream(socket);
     return;
   }
-  const session = ctx.engine.containers.attach(c.Id, { stdin: ctx.bool("stdin"), stdout: ctx.bool("stdout"), stderr: ctx.bool("stderr") }, write);
+  const session = ctx.engine.containers.attach(
+    c.Id,
+    { stdin: ctx.bool("stdin"), stdout: ctx.bool("stdout"), stderr: ctx.bool("stderr") },
+    write,
+  );
   socket.on("data", (d: Buffer) => session.writeStdin(d));
   socket.on("end", () => session.endStdin());
   socket.on("error", () => session.detach());
@@ -66,116 +84,206 @@ async function attach(ctx: Ctx) {
 }
 
 export const containerRoutes: Route[] = [
-  ["GET", "/containers/json", async (ctx) => {
-    const list = await ctx.engine.containers.list({
-      all: ctx.bool("all"),
-      limit: ctx.int("limit"),
-      size: ctx.bool("size"),
-      filters: parseFilters(ctx.str("filters")),
-    });
-    ctx.send(200, list);
-  }],
-  ["POST", "/containers/create", async (ctx) => {
-    const body = await ctx.json<CreateRequest>();
-    validateCreateBody(body);
-    const platform = ctx.str("platform");
-    if (platform && !/^linux(\/|$)/.test(platform)) throw badRequest(`"${platform}": unknown operating system or architecture: invalid argument`);
-    ctx.send(201, await ctx.engine.containers.create(ctx.str("name") || undefined, body));
-  }],
-  ["POST", "/containers/prune", async (ctx) => {
-    ctx.send(200, await ctx.engine.containers.prune(parseFilters(ctx.str("filters"))));
-  }],
-  ["GET", "/containers/:id/json", async (ctx) => {
-    const id = ctx.param("id");
-    ctx.send(200, ctx.bool("size") ? await ctx.engine.containers.inspectWithSize(id) : ctx.engine.containers.inspect(id));
-  }],
-  ["POST", "/containers/:id/start", async (ctx) => {
-    if (ctx.str("detachKeys") !== undefined && !/^[a-z-,^@\\[\]_]*$/i.test(ctx.str("detachKeys")!)) throw badRequest("Invalid detach keys");
-    await ctx.engine.containers.start(ctx.param("id"));
-    ctx.send(204);
-  }],
-  ["POST", "/containers/:id/stop", async (ctx) => {
-    await ctx.engine.containers.stop(ctx.param("id"), { signal: ctx.str("signal"), timeout: ctx.int("t") });
-    ctx.send(204);
-  }],
-  ["POST", "/containers/:id/restart", async (ctx) => {
-    await ctx.engine.containers.restart(ctx.param("id"), { signal: ctx.str("signal"), timeout: ctx.int("t") });
-    ctx.send(204);
-  }],
-  ["POST", "/containers/:id/kill", async (ctx) => {
-    await ctx.engine.containers.kill(ctx.param("id"), ctx.str("signal"));
-    ctx.send(204);
-  }],
-  ["POST", "/containers/:id/wait", async (ctx) => {
-    const id = ctx.param("id");
-    ctx.engine.containers.get(id);
-    const done = ctx.engine.containers.wait(id, ctx.str("condition"));
-    // dockerd sends the headers at once so clients can start the container meanwhile
-    const res = ctx.mustRes();
-    const result = await Promise.race([done, Promise.resolve("pending" as const)]);
-    if (result !== "pending") return ctx.send(200, result);
-    res.writeHead(200, { "Content-Type": "application/json" });
-    res.flushHeaders();
-    res.end(JSON.stringify(await done));
-  }],
-  ["DELETE", "/containers/:id", async (ctx) => {
-    if (ctx.bool("link")) throw badRequest("Conflict, cannot remove the default link name of the container");
-    await ctx.engine.containers.remove(ctx.param("id"), { force: ctx.bool("force"), volumes: ctx.bool("v") });
-    ctx.send(204);
-  }],
-  ["POST", "/containers/:id/rename", async (ctx) => {
-    await ctx.engine.containers.rename(ctx.param("id"), ctx.str("name") ?? "");
-    ctx.send(204);
-  }],
-  ["POST", "/containers/:id/update", async (ctx) => {
-    ctx.send(200, await ctx.engine.containers.update(ctx.param("id"), await ctx.json({})));
-  }],
-  ["GET", "/containers/:id/top", (ctx) => ctx.send(200, ctx.engine.containers.top(ctx.param("id"), ctx.str("ps_args")))],
+  [
+    "GET",
+    "/containers/json",
+    async (ctx) => {
+      const list = await ctx.engine.containers.list({
+        all: ctx.bool("all"),
+        limit: ctx.int("limit"),
+        size: ctx.bool("size"),
+        filters: parseFilters(ctx.str("filters")),
+      });
+      ctx.send(200, list);
+    },
+  ],
+  [
+    "POST",
+    "/containers/create",
+    async (ctx) => {
+      const body = await ctx.json<CreateRequest>();
+      validateCreateBody(body);
+      const platform = ctx.str("platform");
+      if (platform && !/^linux(\/|$)/.test(platform))
+        throw badRequest(`"${platform}": unknown operating system or architecture: invalid argument`);
+      ctx.send(201, await ctx.engine.containers.create(ctx.str("name") || undefined, body));
+    },
+  ],
+  [
+    "POST",
+    "/containers/prune",
+    async (ctx) => {
+      ctx.send(200, await ctx.engine.containers.prune(parseFilters(ctx.str("filters"))));
+    },
+  ],
+  [
+    "GET",
+    "/containers/:id/json",
+    async (ctx) => {
+      const id = ctx.param("id");
+      ctx.send(
+        200,
+        ctx.bool("size")
+          ? await ctx.engine.containers.inspectWithSize(id)
+          : ctx.engine.containers.inspect(id),
+      );
+    },
+  ],
+  [
+    "POST",
+    "/containers/:id/start",
+    async (ctx) => {
+      if (ctx.str("detachKeys") !== undefined && !/^[a-z-,^@\\[\]_]*$/i.test(ctx.str("detachKeys")!))
+        throw badRequest("Invalid detach keys");
+      await ctx.engine.containers.start(ctx.param("id"));
+      ctx.send(204);
+    },
+  ],
+  [
+    "POST",
+    "/containers/:id/stop",
+    async (ctx) => {
+      await ctx.engine.containers.stop(ctx.param("id"), { signal: ctx.str("signal"), timeout: ctx.int("t") });
+      ctx.send(204);
+    },
+  ],
+  [
+    "POST",
+    "/containers/:id/restart",
+    async (ctx) => {
+      await ctx.engine.containers.restart(ctx.param("id"), {
+        signal: ctx.str("signal"),
+        timeout: ctx.int("t"),
+      });
+      ctx.send(204);
+    },
+  ],
+  [
+    "POST",
+    "/containers/:id/kill",
+    async (ctx) => {
+      await ctx.engine.containers.kill(ctx.param("id"), ctx.str("signal"));
+      ctx.send(204);
+    },
+  ],
+  [
+    "POST",
+    "/containers/:id/wait",
+    async (ctx) => {
+      const id = ctx.param("id");
+      ctx.engine.containers.get(id);
+      const done = ctx.engine.containers.wait(id, ctx.str("condition"));
+      // dockerd sends the headers at once so clients can start the container meanwhile
+      const res = ctx.mustRes();
+      const result = await Promise.race([done, Promise.resolve("pending" as const)]);
+      if (result !== "pending") return ctx.send(200, result);
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.flushHeaders();
+      res.end(JSON.stringify(await done));
+    },
+  ],
+  [
+    "DELETE",
+    "/containers/:id",
+    async (ctx) => {
+      if (ctx.bool("link"))
+        throw badRequest("Conflict, cannot remove the default link name of the container");
+      await ctx.engine.containers.remove(ctx.param("id"), {
+        force: ctx.bool("force"),
+        volumes: ctx.bool("v"),
+      });
+      ctx.send(204);
+    },
+  ],
+  [
+    "POST",
+    "/containers/:id/rename",
+    async (ctx) => {
+      await ctx.engine.containers.rename(ctx.param("id"), ctx.str("name") ?? "");
+      ctx.send(204);
+    },
+  ],
+  [
+    "POST",
+    "/containers/:id/update",
+    async (ctx) => {
+      ctx.send(200, await ctx.engine.containers.update(ctx.param("id"), await ctx.json({})));
+    },
+  ],
+  [
+    "GET",
+    "/containers/:id/top",
+    (ctx) => ctx.send(200, ctx.engine.containers.top(ctx.param("id"), ctx.str("ps_args"))),
+  ],
   ["GET", "/containers/:id/logs", logs],
   ["POST", "/containers/:id/attach", attach],
-  ["POST", "/containers/:id/resize", (ctx) => {
-    ctx.engine.containers.resize(ctx.param("id"), ctx.int("h") ?? 0, ctx.int("w") ?? 0);
-    ctx.send(200);
-  }],
-  ["GET", "/containers/:id/stats", async (ctx) => {
-    const id = ctx.param("id");
-    const c = ctx.engine.containers.get(id);
-    const stream = ctx.bool("stream", true) && !ctx.bool("one-shot");
-    if (!stream || !c.State.Running) return ctx.send(200, ctx.engine.containers.stats(id));
-    const res = ctx.mustRes();
-    res.writeHead(200, { "Content-Type": "application/json" });
-    let prev: ReturnType<typeof ctx.engine.containers.stats> | undefined;
-    const tick = () => {
-      if (!ctx.engine.containers.find(c.Id)) return false;
-      const s = ctx.engine.containers.stats(c.Id);
-      if (prev) Object.assign(s, { preread: prev.read, precpu_stats: prev.cpu_stats });
-      prev = s;
-      res.write(JSON.stringify(s) + "\n");
-      return c.State.Running;
-    };
-    await new Promise<void>((resolve) => {
-      tick();
-      const timer = setInterval(() => {
-        if (!tick()) {
+  [
+    "POST",
+    "/containers/:id/resize",
+    (ctx) => {
+      ctx.engine.containers.resize(ctx.param("id"), ctx.int("h") ?? 0, ctx.int("w") ?? 0);
+      ctx.send(200);
+    },
+  ],
+  [
+    "GET",
+    "/containers/:id/stats",
+    async (ctx) => {
+      const id = ctx.param("id");
+      const c = ctx.engine.containers.get(id);
+      const stream = ctx.bool("stream", true) && !ctx.bool("one-shot");
+      if (!stream || !c.State.Running) return ctx.send(200, ctx.engine.containers.stats(id));
+      const res = ctx.mustRes();
+      res.writeHead(200, { "Content-Type": "application/json" });
+      let prev: ReturnType<typeof ctx.engine.containers.stats> | undefined;
+      const tick = () => {
+        if (!ctx.engine.containers.find(c.Id)) return false;
+        const s = ctx.engine.containers.stats(c.Id);
+        if (prev) Object.assign(s, { preread: prev.read, precpu_stats: prev.cpu_stats });
+        prev = s;
+        res.write(JSON.stringify(s) + "\n");
+        return c.State.Running;
+      };
+      await new Promise<void>((resolve) => {
+        tick();
+        const timer = setInterval(() => {
+          if (!tick()) {
+            clearInterval(timer);
+            resolve();
+          }
+        }, 1000);
+        res.on("close", () => {
           clearInterval(timer);
           resolve();
-        }
-      }, 1000);
-      res.on("close", () => {
-        clearInterval(timer);
-        resolve();
+        });
       });
-    });
-    res.end();
-  }],
-  ["GET", "/containers/:id/changes", async (ctx) => ctx.send(200, await ctx.engine.containers.changes(ctx.param("id")))],
-  ["GET", "/containers/:id/export", async (ctx) => {
-    const tar = await ctx.engine.containers.exportFs(ctx.param("id"));
-    const res = ctx.mustRes();
-    res.writeHead(200, { "Content-Type": "application/x-tar" });
-    tar.pipe(res);
-    await new Promise((r) => res.on("close", r));
-  }],
-  ["POST", "/containers/:id/pause", (ctx) => ctx.engine.containers.pause(ctx.param("id")).then(() => ctx.send(204))],
-  ["POST", "/containers/:id/unpause", (ctx) => ctx.engine.containers.unpause(ctx.param("id")).then(() => ctx.send(204))],
+      res.end();
+    },
+  ],
+  [
+    "GET",
+    "/containers/:id/changes",
+    async (ctx) => ctx.send(200, await ctx.engine.containers.changes(ctx.param("id"))),
+  ],
+  [
+    "GET",
+    "/containers/:id/export",
+    async (ctx) => {
+      const tar = await ctx.engine.containers.exportFs(ctx.param("id"));
+      const res = ctx.mustRes();
+      res.writeHead(200, { "Content-Type": "application/x-tar" });
+      tar.pipe(res);
+      await new Promise((r) => res.on("close", r));
+    },
+  ],
+  [
+    "POST",
+    "/containers/:id/pause",
+    (ctx) => ctx.engine.containers.pause(ctx.param("id")).then(() => ctx.send(204)),
+  ],
+  [
+    "POST",
+    "/containers/:id/unpause",
+    (ctx) => ctx.engine.containers.unpause(ctx.param("id")).then(() => ctx.send(204)),
+  ],
 ];

@@ -49,35 +49,61 @@ function splitName(rest: string, ops: string[]): { name: string; op: string } {
 }
 
 export const imageRoutes: Route[] = [
-  ["GET", "/images/json", (ctx) => {
-    ctx.send(200, ctx.engine.listImages(parseFilters(ctx.str("filters"))));
-  }],
+  [
+    "GET",
+    "/images/json",
+    (ctx) => {
+      ctx.send(200, ctx.engine.listImages(parseFilters(ctx.str("filters"))));
+    },
+  ],
   ["POST", "/images/create", createImage],
-  ["POST", "/images/prune", async (ctx) => ctx.send(200, await ctx.engine.pruneImages(parseFilters(ctx.str("filters"))))],
-  ["GET", "/images/search", () => {
-    throw notImplemented("image search is not supported: Sockerless has no access to a registry search index");
-  }],
-  ["GET", "/images/*", (ctx) => {
-    const { name, op } = splitName(ctx.param("*"), ["json", "history", "get"]);
-    const img = ctx.engine.images.resolve(name);
-    if (!img) throw new DockerError(404, `No such image: ${name}`);
-    if (op === "json") return ctx.send(200, ctx.engine.images.inspect(img.id));
-    if (op === "history") return ctx.send(200, ctx.engine.images.history(img.id));
-    if (op === "get") throw notImplemented("image save is not implemented yet");
-    throw notFound(`page not found`);
-  }],
-  ["DELETE", "/images/*", async (ctx) => {
-    ctx.send(200, await ctx.engine.removeImage(ctx.param("*"), ctx.bool("force"), ctx.bool("noprune")));
-  }],
-  ["POST", "/images/*", async (ctx) => {
-    const { name, op } = splitName(ctx.param("*"), ["tag", "push"]);
-    if (op === "tag") {
-      const repo = ctx.str("repo");
-      if (!repo) throw badRequest("repository name must have at least one component");
-      await ctx.engine.tagImage(name, repo, ctx.str("tag"));
-      return ctx.send(201);
-    }
-    if (op === "push") throw notImplemented("image push is not implemented yet");
-    throw notFound("page not found");
-  }],
+  [
+    "POST",
+    "/images/prune",
+    async (ctx) => ctx.send(200, await ctx.engine.pruneImages(parseFilters(ctx.str("filters")))),
+  ],
+  [
+    "GET",
+    "/images/search",
+    () => {
+      throw notImplemented(
+        "image search is not supported: Sockerless has no access to a registry search index",
+      );
+    },
+  ],
+  [
+    "GET",
+    "/images/*",
+    (ctx) => {
+      const { name, op } = splitName(ctx.param("*"), ["json", "history", "get"]);
+      const img = ctx.engine.images.resolve(name);
+      if (!img) throw new DockerError(404, `No such image: ${name}`);
+      if (op === "json") return ctx.send(200, ctx.engine.images.inspect(img.id));
+      if (op === "history") return ctx.send(200, ctx.engine.images.history(img.id));
+      if (op === "get") throw notImplemented("image save is not implemented yet");
+      throw notFound(`page not found`);
+    },
+  ],
+  [
+    "DELETE",
+    "/images/*",
+    async (ctx) => {
+      ctx.send(200, await ctx.engine.removeImage(ctx.param("*"), ctx.bool("force"), ctx.bool("noprune")));
+    },
+  ],
+  [
+    "POST",
+    "/images/*",
+    async (ctx) => {
+      const { name, op } = splitName(ctx.param("*"), ["tag", "push"]);
+      if (op === "tag") {
+        const repo = ctx.str("repo");
+        if (!repo) throw badRequest("repository name must have at least one component");
+        await ctx.engine.tagImage(name, repo, ctx.str("tag"));
+        return ctx.send(201);
+      }
+      if (op === "push") throw notImplemented("image push is not implemented yet");
+      throw notFound("page not found");
+    },
+  ],
 ];

@@ -21,7 +21,8 @@ async function events(ctx: Ctx) {
   const until = ctx.str("until");
   const sinceMs = since ? parseTimeArg(since) : undefined;
   const untilMs = until ? parseTimeArg(until) : undefined;
-  if (sinceMs !== undefined && untilMs !== undefined && untilMs < sinceMs) throw badRequest("`since` time must be before `until` time");
+  if (sinceMs !== undefined && untilMs !== undefined && untilMs < sinceMs)
+    throw badRequest("`since` time must be before `until` time");
   const res = ctx.mustRes();
   res.writeHead(200, { "Content-Type": "application/json" });
   res.flushHeaders();
