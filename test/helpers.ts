@@ -67,7 +67,8 @@ export async function startDaemon(dataRoot?: string, extra: string[] = []): Prom
 }
 
 /** Containers' filesystems on the tmpfs, one directory per test daemon. */
-const rootfsDir = (root: string) => path.join(existsSync("/dev/shm") ? "/dev/shm" : root, `${path.basename(root)}-rootfs`);
+const rootfsDir = (root: string) =>
+  path.join(existsSync("/dev/shm") ? "/dev/shm" : root, `${path.basename(root)}-rootfs`);
 
 export function cleanup(d: Daemon) {
   rmSync(rootfsDir(d.dataRoot), { recursive: true, force: true });

@@ -29,7 +29,10 @@ program
   .option("--max-run-seconds <n>", "memory backend: kill a container's process after n seconds", (v) =>
     Number(v),
   )
-  .option("--rootfs-dir <dir>", "memory backend: where containers' filesystems live (default: a tmpfs under /dev/shm)")
+  .option(
+    "--rootfs-dir <dir>",
+    "memory backend: where containers' filesystems live (default: a tmpfs under /dev/shm)",
+  )
   .option("--max-memory <bytes>", "memory backend: interpreter memory limit per container", (v) => Number(v))
   .action(async (opts) => {
     try {
