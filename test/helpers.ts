@@ -23,28 +23,34 @@ export interface Daemon {
 export async function startDaemon(dataRoot?: string, extra: string[] = []): Promise<Daemon> {
   const root = dataRoot ?? mkdtempSync(path.join(os.tmpdir(), "sockerless-test-"));
   const sock = path.join(root, "docker.sock");
-  const proc = spawn(
-    process.execPath,
-    [
-      path.join(repo, "packages/cli/dist/main.js"),
-      "serve",
-      "-H",
-      `unix://${sock}`,
-      "--data-root",
-      root,
-      "--log-level",
-      "warn",
-      ...extra,
-    ],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
+  const args = [
+    "serve",
+    "-H",
+    `unix://${sock}`,
+    "--data-root",
+    root,
+    "--rootfs-dir",
+    rootfsDir(root),
+    "--log-level",
+    "warn",
+    ...extra,
+  ];
+  const proc = spawn(process.execPath, [path.join(repo, "packages/cli/dist/main.js"), ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));
+  proc.stderr!.on("data", (d) => {
+    out += d;
+    process.stderr.write(d);
+  });
+  const closed = new Promise((r) => proc.once("close", r));
   const deadline = Date.now() + 20_000;
   while (!out.includes("listening on")) {
-    if (proc.exitCode !== null) throw new Error(`daemon exited with ${proc.exitCode}: ${out}`);
+    if (proc.exitCode !== null) {
+      await closed; // all of its output has arrived
+      throw new Error(`daemon exited with ${proc.exitCode}: ${out}`);
+    }
     if (Date.now() > deadline) throw new Error(`daemon did not start: ${out}`);
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -13,8 +13,15 @@ export function copyTree(src: string, dst: string): void {
     const s = path.join(src, e.name);
     const d = path.join(dst, e.name);
     if (e.isDirectory()) copyTree(s, d);
-    else if (e.isSymbolicLink()) fs.symlinkSync(fs.readlinkSync(s), d);
-    else if (e.isFile()) fs.copyFileSync(s, d, fs.constants.COPYFILE_FICLONE);
+    else if (e.isSymbolicLink()) {
+      fs.symlinkSync(fs.readlinkSync(s), d);
+      const ls = fs.lstatSync(s);
+      fs.lutimesSync(d, ls.atime, ls.mtime);
+    } else if (e.isFile()) {
+      fs.copyFileSync(s, d, fs.constants.COPYFILE_FICLONE);
+      const fst = fs.statSync(s);
+      fs.utimesSync(d, fst.atime, fst.mtime); // `docker diff` compares against the image by mtime
+    }
   }
   fs.chmodSync(dst, st.mode & 0o7777);
   fs.utimesSync(dst, st.atime, st.mtime);

@@ -51,8 +51,8 @@ program
       process.once("SIGTERM", () => void shutdown("SIGTERM"));
       process.once("SIGINT", () => void shutdown("SIGINT"));
     } catch (e) {
-      process.stderr.write(`sockerless: ${(e as Error).message}\n`);
-      process.exit(1);
+      // exit only once the message is out: stderr to a pipe is asynchronous
+      process.stderr.write(`sockerless: ${(e as Error).message}\n`, () => process.exit(1));
     }
   });
 
