@@ -6,7 +6,7 @@ import type { ImageStore } from "@sockerless/images";
 import { resolveCommand, spawnSandbox, type SandboxSpec } from "@sockerless/sandbox";
 import { exportTar, getArchive, putArchive, statPath, type FsView } from "./archive.js";
 import { diffTrees } from "./changes.js";
-import { copyTree } from "./copy-tree.js";
+import { RootfsPool } from "./rootfs-pool.js";
 
 /** Files the daemon manages in every container; not reported by `docker diff`. */
 const MANAGED = new Set(["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"]);
@@ -37,11 +37,24 @@ export class MemoryBackend implements Backend {
     tty: true,
   };
   private readonly running = new Map<string, number>(); // container id -> live processes
+  private readonly pool: RootfsPool;
+  /** /etc files last written per container, to skip rewriting them on every start */
+  private readonly managed = new Map<string, string>();
 
-  constructor(private readonly opts: MemoryBackendOptions) {}
+  constructor(private readonly opts: MemoryBackendOptions) {
+    this.pool = new RootfsPool(path.join(this.base(), ".pool"));
+  }
+
+  private base() {
+    return this.opts.rootfsRoot ?? path.join(this.opts.dataRoot, "memory");
+  }
+
+  async init(): Promise<void> {
+    await this.pool.init();
+  }
 
   private dir(id: string) {
-    return path.join(this.opts.rootfsRoot ?? path.join(this.opts.dataRoot, "memory"), id);
+    return path.join(this.base(), id);
   }
 
   private rootfs(id: string) {
@@ -61,7 +74,7 @@ export class MemoryBackend implements Backend {
       const tmp = root + ".tmp";
       await fs.rm(tmp, { recursive: true, force: true });
       await fs.mkdir(path.dirname(root), { recursive: true });
-      copyTree(image, tmp);
+      await this.pool.take(image, tmp);
       await fs.rename(tmp, root);
     }
     await this.writeManagedFiles(spec);
@@ -77,11 +90,15 @@ export class MemoryBackend implements Backend {
   }
 
   private async writeManagedFiles(spec: RunSpec) {
+    const hosts = spec.hosts.join("\n") + "\n";
+    const key = hosts + spec.hostname;
+    if (this.managed.get(spec.id) === key) return;
     const etc = path.join(this.rootfs(spec.id), "etc");
     await fs.mkdir(etc, { recursive: true });
-    await fs.writeFile(path.join(etc, "hosts"), spec.hosts.join("\n") + "\n");
+    await fs.writeFile(path.join(etc, "hosts"), hosts);
     await fs.writeFile(path.join(etc, "hostname"), spec.hostname + "\n");
     await fs.writeFile(path.join(etc, "resolv.conf"), "# the memory backend has no network\n");
+    this.managed.set(spec.id, key);
   }
 
   private sandboxSpec(spec: RunSpec, over: Partial<SandboxSpec>): SandboxSpec {
@@ -105,6 +122,7 @@ export class MemoryBackend implements Backend {
       openStdin: spec.openStdin,
       isInit: true,
       limits,
+      shareKey: spec.imageId,
       ...over,
     };
   }
@@ -143,6 +161,7 @@ export class MemoryBackend implements Backend {
 
   async remove(id: string): Promise<void> {
     this.running.delete(id);
+    this.managed.delete(id);
     const trash = `${this.dir(id)}.removed`;
     await fs.rename(this.dir(id), trash).catch(() => {});
     void fs.rm(trash, { recursive: true, force: true });

@@ -17,6 +17,7 @@ import type { EventBus } from "./events.js";
 import { formatNs, LogFile, type LogQuery, type LogRecord, nowNs, selectRecords } from "./logs.js";
 import type { NetworkStore } from "./networks.js";
 import { inspectContainer, networkSettings, statusText, summarizeMounts } from "./render.js";
+import { RecordFile } from "./record-file.js";
 import { Runtime, type OutputListener } from "./runtime.js";
 import type {
   Backend,
@@ -35,10 +36,8 @@ import {
   normalizeSignal,
   nowIso,
   parseTimeArg,
-  readJson,
   SIGNALS,
   validateName,
-  writeAtomic,
   ZERO_TIME,
 } from "./util.js";
 import type { VolumeStore } from "./volumes.js";
@@ -54,6 +53,7 @@ let nextPid = 1000;
 export class ContainerManager {
   readonly records = new Map<string, ContainerRecord>();
   private readonly runtimes = new Map<string, Runtime>();
+  private readonly files = new Map<string, RecordFile<ContainerRecord>>();
   /** Serialises state changes per container (start/stop/remove racing each other). */
   private readonly locks = new Map<string, Promise<unknown>>();
   onStarted: (c: ContainerRecord, rt: Runtime) => void = () => {};
@@ -80,8 +80,10 @@ export class ContainerManager {
         await fs.rm(path.join(base, id), { recursive: true, force: true });
         continue;
       }
-      const rec = await readJson<ContainerRecord>(path.join(base, id, "config.json"));
+      const file = new RecordFile<ContainerRecord>(path.join(base, id));
+      const rec = await file.load();
       if (!rec) continue;
+      this.files.set(rec.Id, file);
       this.records.set(rec.Id, rec);
       this.runtimes.set(rec.Id, new Runtime(new LogFile(path.join(base, id, "log.bin"))));
       if (rec.State.Running || rec.State.Restarting) {
@@ -116,7 +118,9 @@ export class ContainerManager {
   }
 
   private save(c: ContainerRecord): Promise<void> {
-    return writeAtomic(path.join(this.dir(c.Id), "config.json"), JSON.stringify(c));
+    let file = this.files.get(c.Id);
+    if (!file) this.files.set(c.Id, (file = new RecordFile(this.dir(c.Id))));
+    return file.save(c);
   }
 
   private async locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
@@ -242,6 +246,7 @@ export class ContainerManager {
     } catch (e) {
       this.records.delete(id);
       this.runtimes.delete(id);
+      this.files.delete(id);
       await fs.rm(this.dir(id), { recursive: true, force: true });
       throw e;
     }

@@ -65,6 +65,7 @@ export class Engine {
 
   async init(): Promise<void> {
     await this.images.init();
+    await this.backend.init();
     await this.volumes.init();
     await this.containers.init();
     await this.networks.init();

@@ -208,6 +208,8 @@ export interface RunSpec {
 export interface Backend {
   readonly name: string;
   readonly capabilities: BackendCapabilities;
+  /** Called once before the engine serves anything. */
+  init(): Promise<void>;
   /** Make the container's filesystem ready (before start and before archive PUT on a created container). */
   prepare(spec: RunSpec): Promise<void>;
   /** Fail like dockerd's `start` would if the command cannot run (e.g. executable not found). */

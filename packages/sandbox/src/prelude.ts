@@ -29,7 +29,7 @@ interface CacheEntry {
 const cache = new Map<string, CacheEntry>();
 const CACHE_MAX = 256;
 
-function dirStamps(view: FsView): { stamps: string; dirs: { dir: string; host: string }[] } {
+function dirStamps(view: FsView, shared: boolean): { stamps: string; dirs: { dir: string; host: string }[] } {
   const dirs: { dir: string; host: string }[] = [];
   let stamps = "";
   for (const dir of APPLET_DIRS) {
@@ -39,17 +39,21 @@ function dirStamps(view: FsView): { stamps: string; dirs: { dir: string; host: s
       continue;
     }
     dirs.push({ dir, host: r.host });
-    stamps += `${r.host}:${r.stat.mtimeMs};`;
+    // A shared key compares copies of one image: directory mtimes survive the copy, host paths differ.
+    stamps += `${shared ? r.host.slice(view.rootfs.length) : r.host}:${r.stat.mtimeMs};`;
   }
   return { stamps, dirs };
 }
 
 const FUNC_NAME = /^[A-Za-z0-9_.+-]+$/;
 
-/** ELF programs in the usual bin directories that map onto interpreter builtins. Cached per rootfs. */
-export function scanApplets(view: FsView): Applet[] {
-  const key = view.rootfs + "\0" + JSON.stringify(view.mounts);
-  const { stamps, dirs } = dirStamps(view);
+/**
+ * ELF programs in the usual bin directories that map onto interpreter builtins. Cached per rootfs,
+ * or per `shareKey` (e.g. the image id) for copies of one image whose bin directories are unchanged.
+ */
+export function scanApplets(view: FsView, shareKey?: string): Applet[] {
+  const key = (shareKey ?? view.rootfs) + "\0" + JSON.stringify(view.mounts.map((m) => m.containerPath));
+  const { stamps, dirs } = dirStamps(view, !!shareKey);
   const hit = cache.get(key);
   if (hit && hit.stamps === stamps) return hit.applets;
   const applets: Applet[] = [];

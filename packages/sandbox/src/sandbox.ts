@@ -331,7 +331,7 @@ class Sandbox implements SandboxProcess {
     this.cwd = cwd;
     this.outputCap = spec.limits?.outputBytes ?? DEFAULT_MAX_OUTPUT;
 
-    const applets = scanApplets(view);
+    const applets = scanApplets(view, spec.shareKey);
     const prelude = buildPrelude(applets, user.uid, !env.has("USER"));
     const host = {
       wait: (ms: number) => this.wait(ms),

@@ -17,6 +17,8 @@ export interface SandboxSpec {
   tty: boolean;
   /** stdin is connected (docker -i): data arrives via writeStdin/endStdin. */
   openStdin: boolean;
+  /** Containers copied from one image may share cached lookups under this key (the image id). */
+  shareKey?: string;
   /** true for the container's main process (PID 1 semantics for signals), false for exec. */
   isInit: boolean;
   limits?: {
