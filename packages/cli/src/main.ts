@@ -56,4 +56,36 @@ program
     }
   });
 
+const sim = program.command("sim").description("run a cloud API simulator");
+sim
+  .command("aws")
+  .description("AWS simulator: ECS, Lambda, ECR, CloudWatch Logs, IAM, STS, EC2, Cloud Map, EFS")
+  .option("--host <host>", "listen address", "127.0.0.1")
+  .option("--port <port>", "listen port", (v) => Number(v), 4566)
+  .option("--data-dir <dir>", "persist state here (memory only when absent)")
+  .option(
+    "--docker-host <address>",
+    "Docker Engine that runs tasks and functions",
+    process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock",
+  )
+  .option("--account <id>", "account id in ARNs", "000000000000")
+  .option("--region <region>", "default region", process.env.AWS_REGION ?? "us-east-1")
+  .action(async (opts) => {
+    const { startAwsSimulator } = await import("@sockerless/sim-aws");
+    try {
+      const running = await startAwsSimulator(opts);
+      process.stdout.write(
+        `sockerless sim aws: listening on ${running.url}\n  export AWS_ENDPOINT_URL=${running.url}\n`,
+      );
+      const shutdown = async () => {
+        await running.close();
+        process.exit(0);
+      };
+      process.once("SIGTERM", () => void shutdown());
+      process.once("SIGINT", () => void shutdown());
+    } catch (e) {
+      process.stderr.write(`sockerless sim aws: ${(e as Error).message}\n`, () => process.exit(1));
+    }
+  });
+
 await program.parseAsync(process.argv);

@@ -1,0 +1,50 @@
+/** An AWS service error: the code the SDKs map to exception classes, and the HTTP status. */
+export class AwsError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+    /** "Sender" (client fault) or "Receiver" (server fault), for Query protocol errors */
+    readonly fault: "Sender" | "Receiver" = status >= 500 ? "Receiver" : "Sender",
+  ) {
+    super(message);
+    this.name = code;
+  }
+}
+
+export const validation = (message: string) => new AwsError("ValidationException", message);
+export const invalidParameter = (message: string) => new AwsError("InvalidParameterException", message);
+export const notFound = (code: string, message: string) => new AwsError(code, message, 400);
+
+/** Reject a missing required member the way AWS phrases it. */
+export function required<T>(input: Record<string, unknown>, name: string): T {
+  const v = input[name];
+  if (v === undefined || v === null || v === "") {
+    throw validation(
+      `1 validation error detected: Value null at '${lowerFirst(name)}' failed to satisfy constraint: Member must not be null`,
+    );
+  }
+  return v as T;
+}
+
+export function expectType(
+  input: Record<string, unknown>,
+  name: string,
+  type: "string" | "number" | "boolean" | "object" | "array",
+): void {
+  const v = input[name];
+  if (v === undefined || v === null) return;
+  const ok =
+    type === "array"
+      ? Array.isArray(v)
+      : type === "object"
+        ? typeof v === "object" && !Array.isArray(v)
+        : typeof v === type;
+  if (!ok)
+    throw new AwsError(
+      "SerializationException",
+      `Start of structure or map found where not expected (member ${name}, expected ${type})`,
+    );
+}
+
+const lowerFirst = (s: string) => s.charAt(0).toLowerCase() + s.slice(1);
