@@ -50,6 +50,11 @@ export class MemoryBackend implements Backend {
   }
 
   async init(): Promise<void> {
+    await fs.mkdir(this.base(), { recursive: true });
+    // leftovers of a crash: removals and copies that did not finish
+    for (const name of await fs.readdir(this.base())) {
+      if (name.endsWith(".removed")) await fs.rm(path.join(this.base(), name), { recursive: true, force: true });
+    }
     await this.pool.init();
   }
 
@@ -71,7 +76,7 @@ export class MemoryBackend implements Backend {
       await fs.access(root);
     } catch {
       const image = await this.opts.images.rootfsPath(spec.imageId);
-      const tmp = root + ".tmp";
+      const tmp = root + ".tmp"; // a copy cut short by a crash is thrown away here
       await fs.rm(tmp, { recursive: true, force: true });
       await fs.mkdir(path.dirname(root), { recursive: true });
       await this.pool.take(image, tmp);
