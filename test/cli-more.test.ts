@@ -1,5 +1,6 @@
 // More docker CLI flows: TTY, attach, stats, top, update, restart policies, prune, limits, listeners.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import http from "node:http";
 import net from "node:net";
 import { existsSync } from "node:fs";
@@ -39,6 +40,24 @@ describe("tty and attach", () => {
     const r = await run(["run", "--rm", "-t", BUSYBOX, "sh", "-c", "echo out; echo err >&2"]);
     assert.equal(r.code, 0);
     assert.equal(r.stdout, "out\r\nerr\r\n");
+  });
+  test("docker run -it sh is an interactive shell on a real pty", async () => {
+    // `script` gives the docker CLI a terminal, as a person typing would have
+    const typed =
+      "(sleep 1.5; printf 'echo hello-$((1+2))\\r'; sleep 0.5; printf 'cd /tmp; pwd\\r'; sleep 0.5; printf 'exit 7\\r'; sleep 1)";
+    const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const p = spawn("sh", ["-c", `${typed} | script -qfec "docker run -it --rm ${BUSYBOX} sh" /dev/null`], {
+        env: { ...process.env, DOCKER_HOST: d.host },
+      });
+      let out = "";
+      p.stdout.on("data", (c) => (out += c));
+      p.on("close", (code) => resolve({ code, out }));
+    });
+    assert.equal(r.code, 7);
+    assert.match(
+      r.out,
+      /\/ # echo hello-\$\(\(1\+2\)\)\r\nhello-3\r\n\/ # cd \/tmp; pwd\r\n\/tmp\r\n\/tmp # exit 7/,
+    );
   });
   test("docker attach to a running container sees new output and its exit code", async () => {
     await ok(["run", "-d", "--name", "att1", BUSYBOX, "sh", "-c", "sleep 1; echo late; exit 3"]);
