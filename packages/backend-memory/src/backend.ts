@@ -53,7 +53,8 @@ export class MemoryBackend implements Backend {
     await fs.mkdir(this.base(), { recursive: true });
     // leftovers of a crash: removals and copies that did not finish
     for (const name of await fs.readdir(this.base())) {
-      if (name.endsWith(".removed")) await fs.rm(path.join(this.base(), name), { recursive: true, force: true });
+      if (name.endsWith(".removed"))
+        await fs.rm(path.join(this.base(), name), { recursive: true, force: true });
     }
     await this.pool.init();
   }

@@ -6,6 +6,8 @@ export class AwsError extends Error {
     readonly status = 400,
     /** "Sender" (client fault) or "Receiver" (server fault), for Query protocol errors */
     readonly fault: "Sender" | "Receiver" = status >= 500 ? "Receiver" : "Sender",
+    /** extra members AWS sends with some errors (Cloud Map's NamespaceId, Logs' expectedSequenceToken) */
+    readonly extra: Record<string, unknown> = {},
   ) {
     super(message);
     this.name = code;

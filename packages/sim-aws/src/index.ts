@@ -34,8 +34,10 @@ export async function startAwsSimulator(opts: SimOptions): Promise<RunningSimula
   });
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : opts.port;
-  sim.url = `http://${opts.host}:${port}`;
-  sim.registryHost = `${opts.host}:${port}`;
+  // clients dial a wildcard listener on loopback; dockerd skips TLS only for 127.0.0.0/8 registries
+  const dialHost = opts.host === "0.0.0.0" || opts.host === "::" ? "127.0.0.1" : opts.host;
+  sim.url = `http://${dialHost}:${port}`;
+  sim.registryHost = `${dialHost}:${port}`;
   return {
     sim,
     server,

@@ -93,7 +93,7 @@ async function runRest(
     await sim.faults.apply(service, call.operation);
     const out = await handler({
       call,
-      params: Object.fromEntries(Object.entries(params).map(([k, v]) => [k, decodeURIComponent(v ?? "")])),
+      params, // find-my-way has decoded them already
       query: url.searchParams,
       body: getBody,
       json: async () => {

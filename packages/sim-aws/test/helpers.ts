@@ -19,7 +19,12 @@ export const BUSYBOX = `${REGISTRY}/busybox:latest`;
 export interface TestSim extends RunningSimulator {
   dataDir: string;
   /** config for any @aws-sdk/client-* constructor */
-  client: { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } };
+  client: {
+    endpoint: string;
+    region: string;
+    credentials: { accessKeyId: string; secretAccessKey: string };
+    disableHostPrefix: boolean;
+  };
   /** env for the aws CLI */
   cliEnv: Record<string, string>;
   restart(): Promise<TestSim>;

@@ -35,7 +35,7 @@ export async function handleJson(
   } catch (e) {
     const err = toAwsError(e);
     res.setHeader("x-amzn-ErrorType", err.code);
-    send(res, err.status, call.requestId, { __type: err.code, message: err.message });
+    send(res, err.status, call.requestId, { __type: err.code, message: err.message, ...err.extra });
   }
 }
 
