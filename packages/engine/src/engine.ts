@@ -147,7 +147,12 @@ export class Engine {
       IndexServerAddress: "https://index.docker.io/v1/",
       RegistryConfig: {
         InsecureRegistryCIDRs: ["127.0.0.0/8", "::1/128"],
-        IndexConfigs: {},
+        IndexConfigs: Object.fromEntries(
+          this.opts.registry.insecureRegistries.map((r) => [
+            r,
+            { Name: r, Mirrors: [], Secure: false, Official: false },
+          ]),
+        ),
         Mirrors: this.opts.registry.mirrors,
       },
       NCPU: os.cpus().length,
