@@ -56,10 +56,31 @@ export interface QueryService {
   handlers: Record<string, QueryHandler>;
 }
 
+/** How a writer reaches CloudWatch Logs. */
+export interface LogSinkOptions {
+  /** the region a created group belongs to (the simulator's when absent) */
+  region?: string;
+  /**
+   * Create the group when missing (Lambda; the awslogs driver with `awslogs-create-group: "true"`).
+   * When false a missing group is CloudWatch's ResourceNotFoundException, as the awslogs driver gets
+   * it. Omitted: true, the sink's original behaviour (callers should say which they mean).
+   */
+  createGroup?: boolean;
+}
+
 /** CloudWatch Logs as other services write to it (ECS awslogs, Lambda). Set by the logs service. */
 export interface LogSink {
-  /** Append events, creating the group and stream when missing (as the awslogs driver does). */
-  append(group: string, stream: string, events: { timestamp: number; message: string }[]): void;
+  /**
+   * Append events (none: just make sure the stream exists), creating the stream when missing and
+   * the group unless `opts.createGroup` is false; throws AwsError ResourceNotFoundException for a
+   * missing group that may not be created.
+   */
+  append(
+    group: string,
+    stream: string,
+    events: { timestamp: number; message: string }[],
+    opts?: LogSinkOptions,
+  ): void;
 }
 
 /** The simulator's shared parts; services register their operations on it. */

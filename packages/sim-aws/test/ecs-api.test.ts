@@ -20,6 +20,13 @@ import {
   UntagResourceCommand,
   paginateListClusters,
 } from "@aws-sdk/client-ecs";
+import {
+  CreateSecurityGroupCommand,
+  CreateVpcCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  EC2Client,
+} from "@aws-sdk/client-ec2";
 import { BUSYBOX, startSim, type TestSim } from "./helpers.js";
 
 /** ECS operations that need no engine work: clusters, task definitions, tags, errors. */
@@ -343,7 +350,73 @@ describe("ECS API", () => {
         containerDefinitions: [{ name: "c", image: BUSYBOX, memory: 32 }],
       }),
     );
-    const net = { awsvpcConfiguration: { subnets: ["subnet-1"] } };
+    // a real subnet: the default VPC's subnets exist from the start
+    const ec2 = new EC2Client(sim.client);
+    const subnet = (
+      await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: "default-for-az", Values: ["true"] }] }))
+    ).Subnets![0];
+    const net = { awsvpcConfiguration: { subnets: [subnet.SubnetId!] } };
+    const fargate = { cluster: "errs", taskDefinition: "errs-fg", launchType: "FARGATE" as const };
+    await assert.rejects(
+      ecs.send(
+        new RunTaskCommand({
+          ...fargate,
+          networkConfiguration: { awsvpcConfiguration: { subnets: ["subnet-0a1b2c3d"] } },
+        }),
+      ),
+      code(
+        "InvalidParameterException",
+        /^Error retrieving subnet information for \[subnet-0a1b2c3d\]: The subnet ID 'subnet-0a1b2c3d' does not exist \(Service: AmazonEC2; Status Code: 400; Error Code: InvalidSubnetID\.NotFound;/,
+      ),
+    );
+    await assert.rejects(
+      ecs.send(
+        new RunTaskCommand({
+          ...fargate,
+          networkConfiguration: {
+            awsvpcConfiguration: { subnets: [subnet.SubnetId!], securityGroups: ["sg-0123456789abcdef0"] },
+          },
+        }),
+      ),
+      code(
+        "InvalidParameterException",
+        /^Error retrieving security group information for \[sg-0123456789abcdef0\]: The security group 'sg-0123456789abcdef0' does not exist \(Service: AmazonEC2;.*Error Code: InvalidGroup\.NotFound;/,
+      ),
+    );
+    const otherVpc = await ec2.send(new CreateVpcCommand({ CidrBlock: "10.9.0.0/16" }));
+    const foreign = await ec2.send(
+      new CreateSecurityGroupCommand({
+        GroupName: "elsewhere",
+        Description: "in another VPC",
+        VpcId: otherVpc.Vpc!.VpcId,
+      }),
+    );
+    await assert.rejects(
+      ecs.send(
+        new RunTaskCommand({
+          ...fargate,
+          networkConfiguration: {
+            awsvpcConfiguration: { subnets: [subnet.SubnetId!], securityGroups: [foreign.GroupId!] },
+          },
+        }),
+      ),
+      code(
+        "InvalidParameterException",
+        new RegExp(
+          `^Security group ${foreign.GroupId} does not appear to belong to the same VPC as the input subnets\\.$`,
+        ),
+      ),
+    );
+    const defaultGroup = await ec2.send(
+      new DescribeSecurityGroupsCommand({
+        Filters: [
+          { Name: "vpc-id", Values: [subnet.VpcId!] },
+          { Name: "group-name", Values: ["default"] },
+        ],
+      }),
+    );
+    assert.equal(defaultGroup.SecurityGroups!.length, 1);
+    ec2.destroy();
 
     await assert.rejects(
       ecs.send(

@@ -6,6 +6,12 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { CloudWatchLogsClient, GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
+import {
+  DescribeNetworkInterfacesCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  EC2Client,
+} from "@aws-sdk/client-ec2";
 import { CreateRepositoryCommand, ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import {
   type ContainerDefinition,
@@ -37,13 +43,11 @@ import { BUSYBOX, REGISTRY, dockerHost, startSim, type TestSim } from "./helpers
 
 const LABEL_TASK = "sockerless.sim-aws.ecs.task-id";
 const EXEC_ROLE = "arn:aws:iam::000000000000:role/ecsTaskExecutionRole";
-const NET = {
-  awsvpcConfiguration: {
-    subnets: ["subnet-0a1b2c3d"],
-    securityGroups: ["sg-1"],
-    assignPublicIp: "ENABLED" as const,
-  },
+/** The network of awsvpc tasks: a default subnet and the default security group of the default VPC (set in before). */
+let NET: {
+  awsvpcConfiguration: { subnets: string[]; securityGroups: string[]; assignPublicIp: "ENABLED" };
 };
+let SUBNET: { id: string; cidr: string };
 const run = promisify(execFile);
 
 function engine(): Docker {
@@ -66,6 +70,28 @@ describe("ECS tasks in the engine", { concurrency: true }, () => {
     sim = await startSim();
     ecs = new ECSClient(sim.client);
     logs = new CloudWatchLogsClient(sim.client);
+    const ec2 = new EC2Client(sim.client);
+    const subnets = await ec2.send(
+      new DescribeSubnetsCommand({ Filters: [{ Name: "default-for-az", Values: ["true"] }] }),
+    );
+    const s = subnets.Subnets!.find((x) => x.AvailabilityZone === "us-east-1a")!;
+    const groups = await ec2.send(
+      new DescribeSecurityGroupsCommand({
+        Filters: [
+          { Name: "vpc-id", Values: [s.VpcId!] },
+          { Name: "group-name", Values: ["default"] },
+        ],
+      }),
+    );
+    ec2.destroy();
+    SUBNET = { id: s.SubnetId!, cidr: s.CidrBlock! };
+    NET = {
+      awsvpcConfiguration: {
+        subnets: [SUBNET.id],
+        securityGroups: [groups.SecurityGroups![0].GroupId!],
+        assignPublicIp: "ENABLED",
+      },
+    };
     await ecs.send(new CreateClusterCommand({ clusterName: "work" }));
   });
   after(async () => {
@@ -106,6 +132,7 @@ describe("ECS tasks in the engine", { concurrency: true }, () => {
                 "awslogs-group": `/ecs/${family}`,
                 "awslogs-stream-prefix": "ecs",
                 "awslogs-region": "us-east-1",
+                "awslogs-create-group": "true",
               },
             },
             ...container,
@@ -198,10 +225,21 @@ describe("ECS tasks in the engine", { concurrency: true }, () => {
     assert.equal(eni.type, "ElasticNetworkInterface");
     assert.equal(eni.status, "DELETED");
     const details = Object.fromEntries(eni.details!.map((d) => [d.name, d.value]));
-    assert.equal(details.subnetId, "subnet-0a1b2c3d");
+    assert.equal(details.subnetId, SUBNET.id);
     assert.match(details.networkInterfaceId!, /^eni-[0-9a-f]{17}$/);
     assert.match(details.macAddress!, /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
-    assert.match(details.privateIPv4Address!, /^10\.\d+\.\d+\.\d+$/);
+    // the default subnet of us-east-1a is 172.31.0.0/20; AWS reserves its first four addresses
+    assert.equal(SUBNET.cidr, "172.31.0.0/20");
+    assert.match(details.privateIPv4Address!, /^172\.31\.([0-9]|1[0-5])\.\d+$/);
+    assert.notEqual(details.privateIPv4Address, "172.31.0.1");
+    assert.equal(t.availabilityZone, "us-east-1a");
+    // the network interface went back to EC2 with the task
+    const ec2 = new EC2Client(sim.client);
+    await assert.rejects(
+      ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [details.networkInterfaceId!] })),
+      (e: any) => e.name === "InvalidNetworkInterfaceID.NotFound",
+    );
+    ec2.destroy();
     assert.equal(c.networkInterfaces![0].privateIpv4Address, details.privateIPv4Address);
 
     // stdout and stderr, line by line, through CloudWatch Logs (their relative order is the engine's)
@@ -341,6 +379,7 @@ describe("ECS tasks in the engine", { concurrency: true }, () => {
     assert.equal(container.KnownStatus, "RUNNING");
     assert.equal(container.Labels["com.amazonaws.ecs.task-arn"], task.taskArn);
     assert.equal(container.Networks[0].NetworkMode, "awsvpc");
+    assert.equal(container.Networks[0].IPv4SubnetCIDRBlock, SUBNET.cidr);
     assert.equal(
       container.Networks[0].IPv4Addresses[0],
       t.attachments![0].details!.find((d) => d.name === "privateIPv4Address")!.value,
@@ -421,7 +460,11 @@ describe("ECS tasks in the engine", { concurrency: true }, () => {
               mountPoints: [{ sourceVolume: "data", containerPath: "/data" }],
               logConfiguration: {
                 logDriver: "awslogs",
-                options: { "awslogs-group": `/ecs/${family}`, "awslogs-stream-prefix": "ecs" },
+                options: {
+                  "awslogs-group": `/ecs/${family}`,
+                  "awslogs-stream-prefix": "ecs",
+                  "awslogs-create-group": "true",
+                },
               },
             },
             {
@@ -495,6 +538,29 @@ describe("ECS tasks in the engine", { concurrency: true }, () => {
       out.tasks!.map((t) => t.attachments![0].details!.find((d) => d.name === "privateIPv4Address")!.value),
     );
     assert.equal(ips.size, 3);
+    // each is a real network interface in EC2 while the task lives, in the task's security group
+    const ec2 = new EC2Client(sim.client);
+    const eniIds = out.tasks!.map(
+      (t) => t.attachments![0].details!.find((d) => d.name === "networkInterfaceId")!.value!,
+    );
+    const enis = await ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: eniIds }));
+    assert.deepEqual(new Set(enis.NetworkInterfaces!.map((e) => e.PrivateIpAddress)), ips);
+    for (const e of enis.NetworkInterfaces!) {
+      assert.equal(e.SubnetId, SUBNET.id);
+      assert.deepEqual(
+        e.Groups!.map((g) => g.GroupId),
+        NET.awsvpcConfiguration.securityGroups,
+      );
+      const t = out.tasks!.find((x) =>
+        x.attachments![0].details!.some(
+          (d) => d.name === "networkInterfaceId" && d.value === e.NetworkInterfaceId,
+        ),
+      )!;
+      const d = Object.fromEntries(t.attachments![0].details!.map((x) => [x.name, x.value]));
+      assert.equal(e.MacAddress, d.macAddress);
+      assert.equal(e.PrivateDnsName, d.privateDnsName);
+      assert.equal(e.Description, `arn:aws:ecs:us-east-1:000000000000:attachment/${t.attachments![0].id}`);
+    }
 
     const p1 = await ecs.send(new ListTasksCommand({ cluster: "lister", maxResults: 2 }));
     assert.equal(p1.taskArns!.length, 2);
@@ -545,6 +611,12 @@ describe("ECS tasks in the engine", { concurrency: true }, () => {
       3,
     );
     for (const a of arns) await until(a, "STOPPED", "lister");
+    // their addresses went back to the subnet
+    const left = await ec2.send(
+      new DescribeNetworkInterfacesCommand({ Filters: [{ Name: "network-interface-id", Values: eniIds }] }),
+    );
+    assert.deepEqual(left.NetworkInterfaces, []);
+    ec2.destroy();
     const deleted = await ecs.send(new DeleteClusterCommand({ cluster: "lister" }));
     assert.equal(deleted.cluster?.status, "INACTIVE");
   });
@@ -729,7 +801,10 @@ describe("ECS tasks in the engine", { concurrency: true }, () => {
             memory: 32,
             pseudoTerminal: true,
             command: ["sh", "-c", "echo one; echo; echo two"],
-            logConfiguration: { logDriver: "awslogs", options: { "awslogs-group": "/ecs/tty" } },
+            logConfiguration: {
+              logDriver: "awslogs",
+              options: { "awslogs-group": "/ecs/tty", "awslogs-create-group": "true" },
+            },
           },
         ],
       }),
@@ -828,7 +903,7 @@ describe("ECS tasks in the engine", { concurrency: true }, () => {
       "--launch-type",
       "FARGATE",
       "--network-configuration",
-      "awsvpcConfiguration={subnets=[subnet-cli],assignPublicIp=DISABLED}",
+      `awsvpcConfiguration={subnets=[${SUBNET.id}],assignPublicIp=DISABLED}`,
       "--overrides",
       JSON.stringify({ containerOverrides: [{ name: "main", command: ["sh", "-c", "exit 6"] }] }),
     );

@@ -1,6 +1,6 @@
 import { Writable } from "node:stream";
 import type Docker from "dockerode";
-import type { LogSink } from "../sim.js";
+import type { LogSink, LogSinkOptions } from "../sim.js";
 
 /**
  * The awslogs log driver: follow a container's stdout/stderr in the engine and append each line,
@@ -10,6 +10,8 @@ import type { LogSink } from "../sim.js";
 export interface ShipOptions {
   group: string;
   stream: string;
+  /** region and awslogs-create-group */
+  sinkOptions: LogSinkOptions;
   tty: boolean;
   /** engine timestamp of the last line already shipped (after a simulator restart) */
   after?: string;
@@ -49,11 +51,16 @@ export async function followLogs(docker: Docker, id: string, o: ShipOptions): Pr
     // like docker's awslogs driver, send a batch in chronological order (stdout and stderr interleave)
     const events = pending.sort((a, b) => (a.ns < b.ns ? -1 : a.ns > b.ns ? 1 : 0));
     pending = [];
-    o.sink()?.append(
-      o.group,
-      o.stream,
-      events.map(({ timestamp, message }) => ({ timestamp, message })),
-    );
+    try {
+      o.sink()?.append(
+        o.group,
+        o.stream,
+        events.map(({ timestamp, message }) => ({ timestamp, message })),
+        o.sinkOptions,
+      );
+    } catch {
+      // the group was deleted while the container runs: like the driver, drop the batch and go on
+    }
     o.onShipped(lastTs);
   };
   const line = (raw: string) => {

@@ -15,10 +15,13 @@ function taskDefOf(ecs: Ecs, rec: TaskRec): Json {
   return ecs.store.data.taskDefs[rec.task.taskDefinitionArn].def;
 }
 
-function networks(rec: TaskRec, td: Json): Json[] {
+function networks(ecs: Ecs, rec: TaskRec, td: Json): Json[] {
   if (td.networkMode !== "awsvpc") return [{ NetworkMode: td.networkMode, IPv4Addresses: [] }];
   const d = detailsOf(rec.task.attachments?.[0]);
   const ip = d.privateIPv4Address;
+  const cidr = subnetCidr(ecs, d.subnetId, ip);
+  // the VPC router is the subnet's base + 1, its DNS server the VPC's base + 2 (172.31.0.2 in the default VPC)
+  const base = cidr.split("/")[0].split(".").map(Number);
   const [a, b] = ip.split(".");
   return [
     {
@@ -26,11 +29,11 @@ function networks(rec: TaskRec, td: Json): Json[] {
       IPv4Addresses: [ip],
       AttachmentIndex: 0,
       MACAddress: d.macAddress,
-      IPv4SubnetCIDRBlock: subnetCidr(ip),
+      IPv4SubnetCIDRBlock: cidr,
       DomainNameServers: [`${a}.${b}.0.2`],
       DomainNameSearchList: [d.privateDnsName.split(".").slice(1).join(".")],
       PrivateDNSName: d.privateDnsName,
-      SubnetGatewayIpv4Address: `${a}.${b}.0.1/16`,
+      SubnetGatewayIpv4Address: `${base[0]}.${base[1]}.${base[2]}.${base[3] + 1}/${cidr.split("/")[1]}`,
     },
   ];
 }
@@ -71,7 +74,7 @@ function containerMetadata(ecs: Ecs, rec: TaskRec, td: Json, c: Json): Json {
     LogDriver: lc?.logDriver,
     LogOptions: logOptions,
     ContainerARN: c.containerArn,
-    Networks: networks(rec, td),
+    Networks: networks(ecs, rec, td),
   };
 }
 

@@ -1,46 +1,93 @@
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
+import { AwsError } from "../errors.js";
+import { createNetworkInterface, deleteNetworkInterface, securityGroupVpc, subnetInfo } from "./ec2.js";
 import type { Ecs, Json } from "./ecs-model.js";
 
 /**
- * The elastic network interface of an awsvpc task. EC2 shares no subnet registry with ECS, so
- * the address is drawn from a 10.N.0.0/16 block fixed per subnet id, unique among the live tasks
- * of that subnet (AWS reserves the first four addresses and the last one, and so do we).
+ * The elastic network interface of an awsvpc task: a real network interface in the simulator's
+ * EC2, in the task's subnet, holding a free address of the subnet's CIDR while the task lives
+ * (DescribeNetworkInterfaces shows it; it is deleted when the task stops).
  */
-export function eniAttachment(ecs: Ecs, region: string, subnetId: string): Json {
-  const second = (createHash("sha256").update(subnetId).digest().readUInt16BE(0) % 250) + 1;
-  const used = new Set<string>();
-  for (const t of Object.values(ecs.store.data.tasks)) {
-    if (t.task.lastStatus === "STOPPED") continue;
-    const d = detailsOf(t.task.attachments?.[0]);
-    if (d.subnetId === subnetId && d.privateIPv4Address) used.add(d.privateIPv4Address);
-  }
-  let ip = "";
-  for (let n = 4; n < 65535; n++) {
-    ip = `10.${second}.${n >> 8}.${n & 255}`;
-    if (!used.has(ip)) break;
-  }
+
+const invalidParam = (m: string) => new AwsError("InvalidParameterException", m);
+
+/** What EC2 answered, as ECS quotes it (the AWS SDK for Java's error format). */
+const ec2Quote = (message: string, code: string, requestId: string) =>
+  `${message} (Service: AmazonEC2; Status Code: 400; Error Code: ${code}; Request ID: ${requestId}; Proxy: null)`;
+
+/** RunTask's checks of awsvpcConfiguration against EC2: subnets and security groups must exist, in one VPC. */
+export function checkAwsvpc(ecs: Ecs, subnets: string[], groups: string[], requestId: string): void {
+  const missing = subnets.filter((s) => !subnetInfo(ecs.sim, s));
+  if (missing.length)
+    throw invalidParam(
+      `Error retrieving subnet information for [${missing.join(", ")}]: ${ec2Quote(
+        `The subnet ID '${missing.join(",")}' does not exist`,
+        "InvalidSubnetID.NotFound",
+        requestId,
+      )}`,
+    );
+  const vpcs = new Set(subnets.map((s) => subnetInfo(ecs.sim, s)!.vpcId));
+  if (vpcs.size > 1) throw invalidParam("The subnets provided must all belong to the same VPC.");
+  const missingGroups = groups.filter((g) => securityGroupVpc(ecs.sim, g) === undefined);
+  if (missingGroups.length)
+    throw invalidParam(
+      `Error retrieving security group information for [${missingGroups.join(", ")}]: ${ec2Quote(
+        `The security group '${missingGroups.join(",")}' does not exist`,
+        "InvalidGroup.NotFound",
+        requestId,
+      )}`,
+    );
+  const vpc = [...vpcs][0];
+  for (const g of groups)
+    if (securityGroupVpc(ecs.sim, g) !== vpc)
+      throw invalidParam(
+        `Security group ${g} does not appear to belong to the same VPC as the input subnets.`,
+      );
+}
+
+/** Create the task's ENI in the subnet (with the VPC's default security group when none is given). */
+export function eniAttachment(
+  ecs: Ecs,
+  region: string,
+  subnetId: string,
+  groups: string[] | undefined,
+): Json {
+  const id = randomUUID();
+  const eni = createNetworkInterface(ecs.sim, subnetId, {
+    description: ecs.sim.arn("ecs", `attachment/${id}`, region),
+    groups: groups?.length ? groups : undefined,
+  });
   const domain = region === "us-east-1" ? "ec2.internal" : `${region}.compute.internal`;
-  const mac = ["0a", ...[...randomBytes(5)].map((b) => b.toString(16).padStart(2, "0"))].join(":");
   return {
-    id: randomUUID(),
+    id,
     type: "ElasticNetworkInterface",
     status: "PRECREATED",
     details: [
       { name: "subnetId", value: subnetId },
-      { name: "networkInterfaceId", value: `eni-${randomBytes(9).toString("hex").slice(0, 17)}` },
-      { name: "macAddress", value: mac },
-      { name: "privateDnsName", value: `ip-${ip.replace(/\./g, "-")}.${domain}` },
-      { name: "privateIPv4Address", value: ip },
+      { name: "networkInterfaceId", value: eni.id },
+      { name: "macAddress", value: eni.mac },
+      { name: "privateDnsName", value: `ip-${eni.ip.replace(/\./g, "-")}.${domain}` },
+      { name: "privateIPv4Address", value: eni.ip },
     ],
   };
+}
+
+/** The task stopped: its network interface (and address) goes back to EC2. */
+export function releaseEni(ecs: Ecs, attachments: Json[] | undefined): void {
+  for (const a of attachments ?? []) {
+    const eniId = detailsOf(a).networkInterfaceId;
+    if (a.type === "ElasticNetworkInterface" && eniId) deleteNetworkInterface(ecs.sim, eniId);
+  }
 }
 
 export function detailsOf(attachment: Json | undefined): Record<string, string> {
   return Object.fromEntries(((attachment?.details ?? []) as Json[]).map((d) => [d.name, d.value]));
 }
 
-/** The subnet's CIDR block as the metadata endpoint reports it. */
-export function subnetCidr(ip: string): string {
+/** The subnet's CIDR block as the metadata endpoint reports it (EC2's; a /16 guess once the subnet is gone). */
+export function subnetCidr(ecs: Ecs, subnetId: string | undefined, ip: string): string {
+  const s = subnetId ? subnetInfo(ecs.sim, subnetId) : undefined;
+  if (s) return s.cidr;
   const [a, b] = ip.split(".");
   return `${a}.${b}.0.0/16`;
 }

@@ -2,6 +2,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type Docker from "dockerode";
 import { followLogs } from "./ecs-awslogs.js";
 import { dependenciesMet } from "./ecs-depends.js";
+import { efsVolumeSource } from "./ecs-efs.js";
+import { releaseEni } from "./ecs-network.js";
 import * as life from "./ecs-lifecycle.js";
 import { type Ecs, type Json, type TaskRec, type TaskRunner, isStopped } from "./ecs-model.js";
 import { type Pulled, engineMessage, pullAll } from "./ecs-pull.js";
@@ -132,6 +134,10 @@ export class EngineRunner implements TaskRunner {
     await this.finish(run).catch(() => undefined);
   }
 
+  private spec(rec: TaskRec, simUrl: string): TaskSpec {
+    return taskSpec(rec, this.taskDef(rec), simUrl, (cfg) => efsVolumeSource(this.ecs.sim, rec.region, cfg));
+  }
+
   private taskDef(rec: TaskRec): Json {
     return this.ecs.store.data.taskDefs[rec.task.taskDefinitionArn].def;
   }
@@ -146,9 +152,9 @@ export class EngineRunner implements TaskRunner {
   private async start(run: Run): Promise<void> {
     const { rec } = run;
     life.provisioned(this.ecs, rec);
-    const spec = (run.spec = taskSpec(rec, this.taskDef(rec), await this.simUrl()));
+    const spec = (run.spec = this.spec(rec, await this.simUrl()));
     if (this.closing) return;
-    if (spec.unsupported) return this.failToStart(run, spec.unsupported);
+    if (spec.cannotStart) return this.failToStart(run, spec.cannotStart);
 
     let pulled: Record<string, Pulled>;
     try {
@@ -185,6 +191,10 @@ export class EngineRunner implements TaskRunner {
     }
     if (rec.task.desiredStatus === "STOPPED") return this.finish(run);
 
+    // the awslogs driver creates each container's stream (and group, when allowed) as the logger starts
+    const loggerError = this.startLoggers(run, spec);
+    if (loggerError) return this.failToStart(run, loggerError);
+
     // containers start as their dependsOn conditions hold: all at once when there are none
     const started = await Promise.allSettled(spec.containers.map((c) => this.launch1(run, c)));
     const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -197,6 +207,25 @@ export class EngineRunner implements TaskRunner {
     }
     if (!run.finished && !rec.task.startedAt) life.running(this.ecs, rec);
     if (rec.task.desiredStatus === "STOPPED") this.stopContainers(run);
+  }
+
+  /** The awslogs driver's logger setup: the reason the task cannot start, if the group is missing. */
+  private startLoggers(run: Run, spec: TaskSpec): string | undefined {
+    const sink = this.ecs.sim.logSink;
+    if (!sink) return undefined;
+    for (const c of spec.containers) {
+      if (!c.awslogs) continue;
+      try {
+        sink.append(c.awslogs.group, c.awslogs.stream || run.ids.get(c.name)!, [], {
+          region: c.awslogs.region,
+          createGroup: c.awslogs.createGroup,
+        });
+      } catch (e) {
+        const err = e as { code?: string; message?: string };
+        return `ResourceInitializationError: failed to validate logger args: create stream has been retried 1 times: failed to create Cloudwatch log stream: ${err.code ?? "ServerException"}: ${err.message ?? String(e)} : exit status 1`;
+      }
+    }
+    return undefined;
   }
 
   /** Start one created container once its dependencies allow, and watch it. */
@@ -261,6 +290,7 @@ export class EngineRunner implements TaskRunner {
       ? followLogs(this.docker, id, {
           group: c.awslogs.group,
           stream: c.awslogs.stream || id,
+          sinkOptions: { region: c.awslogs.region, createGroup: c.awslogs.createGroup },
           tty: c.tty,
           after: ref.logsUntil,
           signal: run.abort.signal,
@@ -326,6 +356,7 @@ export class EngineRunner implements TaskRunner {
       [...run.ids.values()].map((id) => this.docker.getContainer(id).remove({ force: true })),
     );
     await Promise.allSettled((run.spec?.volumes ?? []).map((v) => this.docker.getVolume(v).remove()));
+    releaseEni(this.ecs, run.rec.task.attachments);
     life.stopped(this.ecs, run.rec);
     this.runs.delete(run.rec.id);
   }
@@ -333,7 +364,7 @@ export class EngineRunner implements TaskRunner {
   /** Continue a task found live in the state at startup, from what the engine still has. */
   private async resume(run: Run, found: Docker.ContainerInfo[]): Promise<void> {
     const { rec } = run;
-    run.spec = taskSpec(rec, this.taskDef(rec), await this.simUrl());
+    run.spec = this.spec(rec, await this.simUrl());
     for (const info of found) run.ids.set(info.Labels[LABEL_CONTAINER], info.Id);
     if (!rec.task.startedAt) {
       // the simulator went down while the task was starting: start it over

@@ -11,6 +11,8 @@ export interface AwsLogs {
   group: string;
   stream: string;
   region: string;
+  /** awslogs-create-group: "true" */
+  createGroup: boolean;
 }
 
 export interface ContainerSpec {
@@ -32,8 +34,8 @@ export interface TaskSpec {
   containers: ContainerSpec[];
   /** task-scoped docker volumes, removed with the task */
   volumes: string[];
-  /** why the engine cannot run this task (a feature the simulator lacks), in AWS's error style */
-  unsupported?: string;
+  /** why the task cannot start (a missing resource, a feature the simulator lacks), in AWS's error style */
+  cannotStart?: string;
 }
 
 export function engineName(rec: TaskRec, family: string, revision: number, container: string): string {
@@ -76,10 +78,14 @@ function awslogsOf(rec: TaskRec, cd: Json): AwsLogs | undefined {
     // without a prefix the awslogs driver names the stream after the engine container id (filled in at start)
     stream: prefix ? `${prefix}/${cd.name}/${rec.id}` : "",
     region: o["awslogs-region"] ?? rec.region,
+    createGroup: String(o["awslogs-create-group"] ?? "").toLowerCase() === "true",
   };
 }
 
-export function taskSpec(rec: TaskRec, td: Json, simUrl: string): TaskSpec {
+/** Resolves an efsVolumeConfiguration to the host directory to bind-mount (ecs-efs.ts). */
+export type EfsResolver = (cfg: Json) => { source: string } | { error: string };
+
+export function taskSpec(rec: TaskRec, td: Json, simUrl: string, efs: EfsResolver): TaskSpec {
   const base = taskFacingUrl(simUrl);
   const overrides = rec.task.overrides ?? {};
   const taskMemory = Number(overrides.memory ?? td.memory) || undefined;
@@ -88,8 +94,12 @@ export function taskSpec(rec: TaskRec, td: Json, simUrl: string): TaskSpec {
 
   const volumeSources = new Map<string, Json>();
   for (const v of (td.volumes ?? []) as Json[]) {
-    if (v.efsVolumeConfiguration || v.fsxWindowsFileServerVolumeConfiguration || v.configuredAtLaunch) {
-      out.unsupported = `ResourceInitializationError: volume '${v.name}': only host, bind and docker volumes are supported by the simulator`;
+    if (v.efsVolumeConfiguration) {
+      const src = efs(v.efsVolumeConfiguration as Json);
+      if ("error" in src) out.cannotStart ??= src.error;
+      else volumeSources.set(v.name, { Type: "bind", Source: src.source });
+    } else if (v.fsxWindowsFileServerVolumeConfiguration || v.configuredAtLaunch) {
+      out.cannotStart = `ResourceInitializationError: volume '${v.name}': only host, bind, docker and EFS volumes are supported by the simulator`;
     } else if (v.host?.sourcePath) {
       volumeSources.set(v.name, { Type: "bind", Source: v.host.sourcePath });
     } else {
@@ -110,9 +120,9 @@ export function taskSpec(rec: TaskRec, td: Json, simUrl: string): TaskSpec {
   for (const cd of td.containerDefinitions as Json[]) {
     const co = (overrides.containerOverrides ?? []).find((o: Json) => o.name === cd.name) as Json | undefined;
     if (cd.secrets?.length || cd.environmentFiles?.length || cd.repositoryCredentials)
-      out.unsupported = `ResourceInitializationError: unable to pull secrets or registry auth for container '${cd.name}': the simulator has no Secrets Manager, SSM Parameter Store or S3 to read secrets, environment files or repository credentials from`;
+      out.cannotStart = `ResourceInitializationError: unable to pull secrets or registry auth for container '${cd.name}': the simulator has no Secrets Manager, SSM Parameter Store or S3 to read secrets, environment files or repository credentials from`;
     if ((cd.volumesFrom ?? []).length)
-      out.unsupported = `CannotCreateContainerError: container '${cd.name}': volumesFrom is not supported by the simulator`;
+      out.cannotStart = `CannotCreateContainerError: container '${cd.name}': volumesFrom is not supported by the simulator`;
     const memory = co?.memory ?? cd.memory ?? taskMemory;
     const memoryReservation = co?.memoryReservation ?? cd.memoryReservation;
     const cpu = co?.cpu ?? cd.cpu;

@@ -95,6 +95,26 @@ export function fargateProblem(def: Json): string | undefined {
   return undefined;
 }
 
+/** ECS's rules for an EFS volume: an access point or IAM authorization needs transit encryption and the access point's root. */
+function checkEfsVolume(v: Json): void {
+  const efs = v?.efsVolumeConfiguration as Json | undefined;
+  if (!efs) return;
+  if (typeof efs.fileSystemId !== "string" || !efs.fileSystemId)
+    throw clientError(
+      "Invalid request provided: Create TaskDefinition: fileSystemId should not be null or empty.",
+    );
+  const auth = (efs.authorizationConfig ?? {}) as Json;
+  const encrypted = efs.transitEncryption === "ENABLED";
+  if ((auth.accessPointId || auth.iam === "ENABLED") && !encrypted)
+    throw clientError(
+      "Invalid request provided: Create TaskDefinition: Transit encryption must be enabled when using an EFS access point or IAM authorization.",
+    );
+  if (auth.accessPointId && efs.rootDirectory !== undefined && efs.rootDirectory !== "/")
+    throw clientError(
+      'Invalid request provided: Create TaskDefinition: When using an EFS access point, the root directory must either be set to "/" or be omitted.',
+    );
+}
+
 function normalizeContainer(
   c: Json,
   networkMode: string,
@@ -232,6 +252,7 @@ export function taskDefHandlers(ecs: Ecs): Record<string, JsonHandler> {
         throw clientError("A task definition must have at least one essential container.");
       checkDependencies(defs);
       const volumes = list(input, "volumes") ?? [];
+      for (const v of volumes) checkEfsVolume(v);
       for (const c of defs)
         for (const m of c.mountPoints as Json[])
           if (!volumes.some((v) => v.name === m.sourceVolume))

@@ -27,7 +27,8 @@ import {
   parseArn,
   snapshot,
 } from "./ecs-model.js";
-import { eniAttachment } from "./ecs-network.js";
+import { subnetInfo } from "./ec2.js";
+import { checkAwsvpc, eniAttachment, releaseEni } from "./ecs-network.js";
 import { findTaskDef } from "./ecs-taskdefs.js";
 
 /** Tasks: RunTask, StartTask, DescribeTasks, ListTasks, StopTask. The engine work is the runner's. */
@@ -85,8 +86,17 @@ function validateOverrides(input: Json, td: TaskDefRec): Json {
   };
 }
 
-/** awsvpc needs a network configuration with subnets; other modes must not have one. */
-function validateNetwork(input: Json, td: TaskDefRec, launchType: string): Json | undefined {
+/**
+ * awsvpc needs a network configuration with subnets (and security groups) that exist in EC2;
+ * other modes must not have one.
+ */
+function validateNetwork(
+  ecs: Ecs,
+  call: Call,
+  input: Json,
+  td: TaskDefRec,
+  launchType: string,
+): Json | undefined {
   const nc = obj(input, "networkConfiguration");
   const cfg = nc && obj(nc, "awsvpcConfiguration");
   if (td.def.networkMode !== "awsvpc") {
@@ -101,10 +111,12 @@ function validateNetwork(input: Json, td: TaskDefRec, launchType: string): Json 
   const subnets = strList(cfg, "subnets");
   if (!subnets?.length) throw invalidParam("subnets can not be empty.");
   if (subnets.length > 16) throw invalidParam("subnets can have at most 16 items.");
-  strList(cfg, "securityGroups");
+  const groups = strList(cfg, "securityGroups") ?? [];
+  if (groups.length > 5) throw invalidParam("securityGroups can have at most 5 items.");
   const pub = oneOf(cfg, "assignPublicIp", ["ENABLED", "DISABLED"] as const);
   if (pub === "ENABLED" && launchType !== "FARGATE")
     throw invalidParam("Assign public IP is not supported for this launch type.");
+  checkAwsvpc(ecs, subnets, groups, call.requestId);
   return cfg;
 }
 
@@ -138,7 +150,10 @@ function newTask(ecs: Ecs, call: Call, l: Launch): TaskRec {
   const taskArn = ecs.sim.arn("ecs", `task/${name}/${id}`, region);
   const def = l.td.def;
   const fargate = l.launchType === "FARGATE";
-  const eni = l.awsvpc ? eniAttachment(ecs, region, l.awsvpc.subnets[0]) : undefined;
+  // AWS places the task in one of the given subnets; the first one here, so callers can predict it
+  const subnetId = l.awsvpc?.subnets[0] as string | undefined;
+  const eni = subnetId ? eniAttachment(ecs, region, subnetId, l.awsvpc!.securityGroups) : undefined;
+  const az = (subnetId && subnetInfo(ecs.sim, subnetId)?.az) || `${region}a`;
   const ip = eni?.details.find((d: Json) => d.name === "privateIPv4Address")?.value;
   const now = Date.now() / 1000;
   const containers = (def.containerDefinitions as Json[]).map((cd) => {
@@ -162,7 +177,7 @@ function newTask(ecs: Ecs, call: Call, l: Launch): TaskRec {
   const task: Json = {
     attachments: eni ? [eni] : [],
     attributes: [{ name: "ecs.cpu-architecture", value: "x86_64" }],
-    availabilityZone: `${region}a`,
+    availabilityZone: az,
     capacityProviderName: l.capacityProviderName,
     clusterArn: l.cluster.clusterArn,
     connectivity: "CONNECTED",
@@ -197,7 +212,18 @@ function newTask(ecs: Ecs, call: Call, l: Launch): TaskRec {
 
 /** Create the tasks, answer with them as they are now (PROVISIONING), then let the engine run them. */
 function launchAll(ecs: Ecs, call: Call, launches: Launch[]): Json[] {
-  const recs = launches.map((l) => newTask(ecs, call, l));
+  const recs: TaskRec[] = [];
+  try {
+    for (const l of launches) recs.push(newTask(ecs, call, l));
+  } catch (e) {
+    // e.g. the subnet ran out of addresses: nothing of this request is kept
+    for (const r of recs) {
+      releaseEni(ecs, r.task.attachments);
+      delete ecs.store.data.tasks[r.id];
+    }
+    ecs.store.changed();
+    throw e;
+  }
   const views = recs.map((r) => taskView(r, true));
   for (const r of recs) ecs.runner.launch(r);
   return views;
@@ -237,7 +263,7 @@ export function taskHandlers(ecs: Ecs): Record<string, JsonHandler> {
       if (!launchType) launchType = provider?.startsWith("FARGATE") ? "FARGATE" : "EC2";
       if (launchType === "FARGATE" && !c.td.def.compatibilities.includes("FARGATE"))
         throw invalidParam("Task definition does not support launch_type FARGATE.");
-      const awsvpc = validateNetwork(input, c.td, launchType);
+      const awsvpc = validateNetwork(ecs, call, input, c.td, launchType);
       if (launchType === "EXTERNAL" || launchType === "MANAGED_INSTANCES")
         // no such instances are ever registered with the simulator
         return { tasks: [], failures: [{ reason: "No Container Instances were found in your cluster." }] };
@@ -286,7 +312,7 @@ export function taskHandlers(ecs: Ecs): Record<string, JsonHandler> {
       const instances = strList(input, "containerInstances");
       if (!instances?.length) throw invalidParam("Container instances can not be empty.");
       if (instances.length > 10) throw invalidParam("Container instances can have at most 10 items.");
-      const awsvpc = validateNetwork(input, c.td, "EC2");
+      const awsvpc = validateNetwork(ecs, call, input, c.td, "EC2");
       const launches = instances.map((ci) => ({
         ...c,
         launchType: "EC2",

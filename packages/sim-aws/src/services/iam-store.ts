@@ -1,5 +1,5 @@
 import { randomInt } from "node:crypto";
-import { AwsError } from "../errors.js";
+import { AwsError, checkString, constraintMessage } from "../errors.js";
 import { members } from "../protocols/query.js";
 import type { Simulator } from "../sim.js";
 import type { Persistent } from "../store.js";
@@ -101,11 +101,9 @@ export const deleteConflict = (message: string) => new AwsError("DeleteConflict"
 export const limitExceeded = (message: string) => new AwsError("LimitExceeded", message, 409);
 export const malformed = (message: string) => new AwsError("MalformedPolicyDocument", message, 400);
 
+const validationError = (message: string) => new AwsError("ValidationError", message);
 const violation = (value: string | undefined, field: string, constraint: string) =>
-  new AwsError(
-    "ValidationError",
-    `1 validation error detected: Value ${value === undefined ? "null" : `'${value}'`} at '${field}' failed to satisfy constraint: ${constraint}`,
-  );
+  validationError(constraintMessage(value, field, constraint));
 
 /** A required parameter with IAM's pattern and length constraints. */
 export function param(
@@ -113,21 +111,8 @@ export function param(
   name: string,
   opts: { pattern?: RegExp; max?: number; optional?: boolean } = {},
 ): string {
-  const v = params[name];
   const field = name.charAt(0).toLowerCase() + name.slice(1);
-  if (v === undefined || v === "") {
-    if (opts.optional) return undefined as unknown as string;
-    throw violation(undefined, field, "Member must not be null");
-  }
-  if (opts.max && v.length > opts.max)
-    throw violation(v, field, `Member must have length less than or equal to ${opts.max}`);
-  if (opts.pattern && !opts.pattern.test(v))
-    throw violation(
-      v,
-      field,
-      `Member must satisfy regular expression pattern: ${opts.pattern.source.slice(1, -1)}`,
-    );
-  return v;
+  return checkString(params[name], field, { ...opts, emptyIsMissing: true }, validationError);
 }
 
 export const NAME = /^[\w+=,.@-]+$/;

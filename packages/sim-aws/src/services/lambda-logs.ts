@@ -26,7 +26,10 @@ export class EnvironmentLog {
   write(line: string): void {
     try {
       // The CloudWatch Logs sink is optional: without it, logs reach only X-Amz-Log-Result.
-      this.sim.logSink?.append(this.group, this.stream, [{ timestamp: Date.now(), message: line }]);
+      // Lambda creates its function's log group on first write (with the role's logs:CreateLogGroup)
+      this.sim.logSink?.append(this.group, this.stream, [{ timestamp: Date.now(), message: line }], {
+        createGroup: true,
+      });
     } catch {
       // a failing log sink must not fail the invocation
     }

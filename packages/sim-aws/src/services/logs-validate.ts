@@ -1,10 +1,8 @@
-import { invalidParameter } from "../errors.js";
+import { checkString, constraintMessage, invalidParameter } from "../errors.js";
 
 /** CloudWatch Logs reports model constraint violations as InvalidParameterException. */
 const violation = (value: unknown, field: string, constraint: string) =>
-  invalidParameter(
-    `1 validation error detected: Value ${value === undefined ? "null" : `'${String(value)}'`} at '${field}' failed to satisfy constraint: ${constraint}`,
-  );
+  invalidParameter(constraintMessage(value, field, constraint));
 
 export const GROUP_NAME = /^[.\-_/#A-Za-z0-9]+$/;
 export const STREAM_NAME = /^[^:*]*$/;
@@ -15,22 +13,7 @@ export function str(
   field: string,
   opts: { pattern?: RegExp; max?: number; optional?: boolean } = {},
 ): string {
-  const v = input[field];
-  if (v === undefined || v === null) {
-    if (opts.optional) return undefined as unknown as string;
-    throw violation(undefined, field, "Member must not be null");
-  }
-  if (typeof v !== "string") throw violation(v, field, "Member must be a string");
-  if (v.length < 1) throw violation(v, field, "Member must have length greater than or equal to 1");
-  if (opts.max && v.length > opts.max)
-    throw violation(v, field, `Member must have length less than or equal to ${opts.max}`);
-  if (opts.pattern && !opts.pattern.test(v))
-    throw violation(
-      v,
-      field,
-      `Member must satisfy regular expression pattern: ${opts.pattern.source.slice(1, -1)}`,
-    );
-  return v;
+  return checkString(input[field], field, opts, invalidParameter);
 }
 
 export const groupName = (input: Record<string, any>, field = "logGroupName") =>
