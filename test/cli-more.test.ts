@@ -105,6 +105,55 @@ describe("tty and attach", () => {
   });
 });
 
+describe("hijack edge cases", () => {
+  test("exec start whose body arrives after its headers still gets stdin", async () => {
+    await ok(["run", "-d", "--name", "hj1", BUSYBOX, "sleep", "30"]);
+    const sock = d.host.slice("unix://".length);
+    const create = await new Promise<string>((resolve, reject) => {
+      const req = http.request(
+        {
+          socketPath: sock,
+          method: "POST",
+          path: "/containers/hj1/exec",
+          headers: { "Content-Type": "application/json" },
+        },
+        (res) => {
+          let got = "";
+          res.on("data", (x) => (got += x));
+          res.on("end", () => resolve(got));
+        },
+      );
+      req.on("error", reject);
+      req.end(JSON.stringify({ Cmd: ["cat"], AttachStdin: true, AttachStdout: true, AttachStderr: true }));
+    });
+    const { Id } = JSON.parse(create) as { Id: string };
+    const body = JSON.stringify({ Detach: false, Tty: false });
+    const got = await new Promise<Buffer>((resolve, reject) => {
+      const s = net.connect(sock);
+      const chunks: Buffer[] = [];
+      let upgraded = false;
+      s.on("data", (c) => {
+        chunks.push(c);
+        if (!upgraded && Buffer.concat(chunks).includes("\r\n\r\n")) {
+          upgraded = true;
+          s.end("late body stdin\n");
+        }
+      });
+      s.on("close", () => resolve(Buffer.concat(chunks)));
+      s.on("error", reject);
+      s.write(
+        `POST /exec/${Id}/start HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+      );
+      setTimeout(() => s.write(body), 150); // the body in a later packet than the headers
+    });
+    const text = got.toString("latin1");
+    assert.match(text, /^HTTP\/1.1 101 UPGRADED/);
+    const payload = got.subarray(got.indexOf("\r\n\r\n") + 4);
+    assert.equal(payload.subarray(8).toString(), "late body stdin\n");
+    await ok(["rm", "-f", "hj1"]);
+  });
+});
+
 describe("inspection", () => {
   test("stats one-shot, top, update, ps --limit and --size", async () => {
     await ok(["run", "-d", "--name", "st1", BUSYBOX, "sleep", "30"]);

@@ -79,6 +79,7 @@ async function attach(ctx: Ctx) {
   socket.on("end", () => session.endStdin());
   socket.on("error", () => session.detach());
   socket.on("close", () => session.detach());
+  socket.resume(); // reading the request body may have paused it
   await session.done;
   endStream(socket);
 }

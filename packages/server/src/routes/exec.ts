@@ -28,6 +28,7 @@ export const execRoutes: Route[] = [
       socket.on("data", (d: Buffer) => proc.writeStdin(d));
       socket.on("end", () => proc.endStdin());
       socket.on("error", () => {});
+      socket.resume(); // reading the request body may have paused it
       await finished; // the exit code is recorded before the stream closes
       endStream(socket);
     },
