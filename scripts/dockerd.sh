@@ -52,23 +52,10 @@ answering() {
   [ -n "$DOCKER" ] && [ -S "$SOCK" ] && "$DOCKER" -H "unix://$SOCK" version >/dev/null 2>&1
 }
 
-# Start "$@" detached in its own session (so it outlives the caller), output
-# to $LOG, with every inherited fd above 2 closed: a daemon holding e.g. the
-# pipe of a caller's $(...) would make that caller hang forever.
-launch_daemon() {
-  (
-    for fd in /proc/"$BASHPID"/fd/*; do
-      fd="${fd##*/}"
-      if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
-    done
-    exec setsid "$@"
-  ) >>"$LOG" 2>&1 </dev/null &
-}
+# shellcheck source=scripts/daemon-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/daemon-lib.sh"
 
-# True if the pid file names a live dockerd (not some process that reused the pid).
-pid_alive() {
-  [ -f "$PIDFILE" ] && grep -q dockerd "/proc/$(cat "$PIDFILE")/cmdline" 2>/dev/null
-}
+pid_alive() { pid_alive_as dockerd; }
 
 start() {
   if answering; then
