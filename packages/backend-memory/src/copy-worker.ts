@@ -1,6 +1,6 @@
 // Copies trees off the main thread for the rootfs pool (copyTree is synchronous).
 import { parentPort } from "node:worker_threads";
-import { copyTree } from "./copy-tree.js";
+import { copyTree } from "@sockerless/images";
 
 parentPort!.on("message", (m: { id: number; src: string; dst: string }) => {
   try {

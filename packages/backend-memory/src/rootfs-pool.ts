@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
-import { copyTree } from "./copy-tree.js";
+import { copyTree } from "@sockerless/images";
 
 const PER_IMAGE = 2;
 const MAX_IMAGES = 4;

@@ -28,3 +28,5 @@ export { pullImage, type PullOptions } from "./pull.js";
 export { humanSize, progressBar } from "./progress.js";
 export { parseTimestamp, parseGoDuration, matchLabels } from "./filters.js";
 export { ImageStore } from "./store.js";
+export { copyTree } from "./copy-tree.js";
+export { buildManifest, layerDescriptors, type CreateImageInput } from "./create.js";

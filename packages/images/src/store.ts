@@ -11,12 +11,19 @@ import type {
   ImagePruneReport,
   ImageSummary,
 } from "./docker-types.js";
-import { chainIds, hexOf, isSha256Digest, shortId } from "./digest.js";
+import { chainIds, hexOf, isSha256Digest, sha256, shortId } from "./digest.js";
 import { matchLabels, parseTimestamp } from "./filters.js";
 import { errnoCode, exists, removeTree, writeFileAtomic } from "./fsutil.js";
 import { pullImage, type PullOptions, type PullStore } from "./pull.js";
 import { nameOfStoredRef, parseNamed, qualifiedStoredRef, storeKey, validateTag } from "./reference.js";
 import { unpackLayer } from "./unpack.js";
+import {
+  buildManifest,
+  createImage,
+  layerDescriptors,
+  type CreateImageInput,
+  type CreateStore,
+} from "./create.js";
 import type { ImageRecord, ParsedReference, RegistryOptions } from "./types.js";
 
 const INDEX_FILE = "images.json";
@@ -46,7 +53,7 @@ const byQualifiedName = (a: string, b: string) => {
  *   root/rootfs/<hex>             the unpacked filesystem of an image (read-only by convention)
  *   root/tmp/                     downloads and unpacks in progress (wiped on init)
  */
-export class ImageStore implements PullStore {
+export class ImageStore implements PullStore, CreateStore {
   private readonly images = new Map<string, ImageRecord>();
   private chain: Promise<unknown> = Promise.resolve();
   private readonly unpacking = new Map<string, Promise<string>>();
@@ -268,6 +275,44 @@ export class ImageStore implements PullStore {
       await this.save();
       return { updated, record: target };
     });
+  }
+
+  // ---- create (commit, build, import) ---------------------------------------------------------
+
+  /**
+   * Records a new image made of new layers (uncompressed tars) on top of an optional parent:
+   * gzipped layer blobs, a config blob whose digest is the id, a push-ready manifest blob, and
+   * the unpacked rootfs. Untagged; tag it with tag().
+   */
+  createImage(input: CreateImageInput): Promise<ImageRecord> {
+    return createImage(this, input);
+  }
+
+  /** Adds a fully stored image to the index (createImage's last step). */
+  recordCreated(rec: ImageRecord): Promise<ImageRecord> {
+    return this.locked(async () => {
+      const existing = this.images.get(rec.id);
+      if (existing) return existing;
+      this.images.set(rec.id, rec);
+      await this.save();
+      return rec;
+    });
+  }
+
+  /**
+   * The manifest to push for an image: the one pulled or created with it when stored, else one
+   * made from its config and layer blobs. Returns the bytes, digest and media type.
+   */
+  async manifestFor(refOrId: string): Promise<{ bytes: Buffer; digest: string; mediaType: string }> {
+    const rec = this.mustResolve(refOrId);
+    let bytes: Buffer | undefined;
+    if (rec.manifestDigest && (await this.hasBlob(rec.manifestDigest))) {
+      bytes = await fsp.readFile(this.blobPath(rec.manifestDigest));
+    } else {
+      bytes = buildManifest(this.configBlob(rec.id), await layerDescriptors(this, rec));
+    }
+    const mediaType = (JSON.parse(bytes.toString("utf8")) as { mediaType?: string }).mediaType ?? "";
+    return { bytes, digest: sha256(bytes), mediaType };
   }
 
   // ---- tag / remove / prune --------------------------------------------------------------------
