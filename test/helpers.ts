@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, existsSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync, existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,8 +11,36 @@ export const REGISTRY = process.env.SOCKERLESS_TEST_REGISTRY ?? "127.0.0.1:5000"
 export const BUSYBOX = `${REGISTRY}/busybox:latest`;
 export const HELLO = `${REGISTRY}/hello-sh:latest`;
 
+/**
+ * Where each test file's daemons record the API routes they served (SOCKERLESS_ROUTE_LOG), for
+ * scripts/api-coverage.ts: .api-coverage/<test file>.jsonl, emptied when that file starts a daemon
+ * for the first time in this process.
+ */
+export const ROUTE_LOG_DIR = path.join(repo, ".api-coverage");
+let routeLogFile: string | undefined;
+
+function routeLog(): string | undefined {
+  if (routeLogFile) return routeLogFile;
+  const testFile = callingTestFile();
+  if (!testFile) return undefined; // benchmarks and scripts are not tests
+  mkdirSync(ROUTE_LOG_DIR, { recursive: true });
+  routeLogFile = path.join(ROUTE_LOG_DIR, `${path.basename(testFile)}.jsonl`);
+  rmSync(routeLogFile, { force: true });
+  return routeLogFile;
+}
+
+/** The test file that runs this process: node's test runner runs each file in its own process. */
+function callingTestFile(): string | undefined {
+  const main = process.argv[1];
+  if (main && /\.test\.ts$/.test(main)) return main;
+  const frame = (new Error().stack ?? "").split("\n").find((l) => /\.test\.ts:\d+/.test(l));
+  return frame && /([^/\s(]+\.test\.ts)/.exec(frame)?.[1];
+}
+
 export interface Daemon {
   host: string;
+  /** every address the daemon listens on, as it printed them (the unix socket first) */
+  listeners: string[];
   dataRoot: string;
   proc: ChildProcess;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -35,8 +63,10 @@ export async function startDaemon(dataRoot?: string, extra: string[] = []): Prom
     "warn",
     ...extra,
   ];
+  const logFile = routeLog();
   const proc = spawn(process.execPath, [path.join(repo, "packages/cli/dist/main.js"), ...args], {
     stdio: ["ignore", "pipe", "pipe"],
+    env: logFile ? { ...process.env, SOCKERLESS_ROUTE_LOG: logFile } : process.env,
   });
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));
@@ -46,7 +76,9 @@ export async function startDaemon(dataRoot?: string, extra: string[] = []): Prom
   });
   const closed = new Promise((r) => proc.once("close", r));
   const deadline = Date.now() + 20_000;
-  while (!out.includes("listening on")) {
+  const expected = args.filter((a) => a === "-H" || a === "--host").length;
+  const listening = () => [...out.matchAll(/listening on (\S+)/g)].map((m) => m[1]);
+  while (listening().length < expected) {
     if (proc.exitCode !== null) {
       await closed; // all of its output has arrived
       throw new Error(`daemon exited with ${proc.exitCode}: ${out}`);
@@ -56,6 +88,7 @@ export async function startDaemon(dataRoot?: string, extra: string[] = []): Prom
   }
   const d: Daemon = {
     host: `unix://${sock}`,
+    listeners: listening(),
     dataRoot: root,
     proc,
     stop: (signal = "SIGTERM") =>

@@ -2,6 +2,7 @@
 import { Command, Option } from "commander";
 import { log } from "@sockerless/api";
 import { defaultDataRoot, serve } from "./serve.js";
+import { defaultCertDir } from "./tls.js";
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -34,15 +35,29 @@ program
     "memory backend: where containers' filesystems live (default: a tmpfs under /dev/shm)",
   )
   .option("--max-memory <bytes>", "memory backend: interpreter memory limit per container", (v) => Number(v))
+  .option("--tls", "serve TLS on TCP addresses; implied by --tlsverify")
+  .addOption(
+    new Option("--tlsverify", "serve TLS and require client certificates signed by --tlscacert").default(
+      !!process.env.DOCKER_TLS_VERIFY,
+      "$DOCKER_TLS_VERIFY set",
+    ),
+  )
+  .option("--tlscacert <file>", "trust client certificates signed by this CA", `${defaultCertDir()}/ca.pem`)
+  .option("--tlscert <file>", "server TLS certificate", `${defaultCertDir()}/cert.pem`)
+  .option("--tlskey <file>", "server TLS key", `${defaultCertDir()}/key.pem`)
+  .option(
+    "--allow-insecure-tcp",
+    "listen on a non-loopback TCP address without --tlsverify (anyone who reaches it controls the daemon)",
+  )
   .action(async (opts) => {
     try {
-      const daemon = await serve(opts);
+      const daemon = await serve({ ...opts, routeLog: process.env.SOCKERLESS_ROUTE_LOG });
+      let banner = "";
       for (const l of daemon.listeners) {
         log.info({ address: l.url, backend: opts.backend }, "listening");
-        process.stdout.write(
-          `sockerless: listening on ${l.url} (backend ${opts.backend})\n  export DOCKER_HOST=${l.url}\n`,
-        );
+        banner += `sockerless: listening on ${l.url} (backend ${opts.backend})\n  export DOCKER_HOST=${l.url}\n`;
       }
+      process.stdout.write(banner); // one write: readers see every address at once
       const shutdown = async (sig: string) => {
         log.info({ signal: sig }, "shutting down");
         await daemon.stop();
@@ -55,6 +70,68 @@ program
       process.stderr.write(`sockerless: ${(e as Error).message}\n`, () => process.exit(1));
     }
   });
+
+/** Run a subcommand's work; a failure prints `sockerless <what>: message` and exits 1. */
+const run = (what: string, work: () => Promise<void>) =>
+  work().catch((e: Error) => {
+    process.stderr.write(`sockerless ${what}: ${e.message}\n`, () => process.exit(1));
+  });
+
+const certs = program.command("certs").description("TLS certificates for remote access (--tlsverify)");
+certs
+  .command("create")
+  .description(
+    "create a CA, a server certificate for the given hosts and a client certificate, signed by the CA",
+  )
+  .requiredOption(
+    "--host <names>",
+    "DNS names and IP addresses clients use to reach the daemon, comma-separated (repeatable)",
+    (v: string, prev: string[]) => [
+      ...prev,
+      ...v
+        .split(",")
+        .map((h) => h.trim())
+        .filter(Boolean),
+    ],
+    [],
+  )
+  .option("--out <dir>", "where to write the files", defaultCertDir())
+  .option("--days <n>", "validity in days", (v) => Number(v), 365)
+  .option("--force", "replace existing files")
+  .action((opts) =>
+    run("certs create", async () => {
+      const { createCerts } = await import("./certs.js"); // loaded on demand: keeps `serve` start fast
+      const f = await createCerts({ hosts: opts.host, out: opts.out, days: opts.days, force: opts.force });
+      process.stdout.write(
+        [
+          `CA:     ${f.caCert} (key ${f.caKey})`,
+          `server: ${f.serverCert} ${f.serverKey} (for ${opts.host.join(", ")})`,
+          `client: ${f.clientCert} ${f.clientKey}`,
+          "",
+          `  sockerless serve --tlsverify --tlscacert ${f.caCert} --tlscert ${f.serverCert} --tlskey ${f.serverKey} -H tcp://0.0.0.0:2376`,
+          `  docker --tlsverify --tlscacert ${f.caCert} --tlscert ${f.clientCert} --tlskey ${f.clientKey} -H tcp://${opts.host[0]}:2376 version`,
+          "",
+        ].join("\n"),
+      );
+    }),
+  );
+
+const context = program.command("context").description("docker CLI contexts for a Sockerless daemon");
+context
+  .command("create <name>")
+  .description("create a docker CLI context (`docker --context NAME ...`) pointing at a running daemon")
+  .requiredOption("--host <address>", "the daemon's address: tcp://host:port or unix:///path")
+  .option("--tls-dir <dir>", "directory with the client's ca.pem, cert.pem and key.pem (enables TLS)")
+  .option("--description <text>", "context description")
+  .action((name: string, opts) =>
+    run("context create", async () => {
+      const { createContext } = await import("./context.js");
+      await createContext({ name, host: opts.host, tlsDir: opts.tlsDir, description: opts.description });
+      process.stdout.write(
+        `created docker context ${name} for ${opts.host}\n  docker --context ${name} ps\n`,
+      );
+    }),
+  );
 
 const sim = program.command("sim").description("run a cloud API simulator");
 sim

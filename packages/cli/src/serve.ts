@@ -6,10 +6,15 @@ import { log } from "@sockerless/api";
 import { MemoryBackend } from "@sockerless/backend-memory";
 import { Engine } from "@sockerless/engine";
 import { ImageStore } from "@sockerless/images";
-import { createDockerServer, listenOn, type Listener } from "@sockerless/server";
+import { createDockerServer, isLoopback, listenOn, parseTcpAddress, type Listener } from "@sockerless/server";
+import { loadServerTls, type TlsFlags } from "./tls.js";
 
-export interface ServeOptions {
+export interface ServeOptions extends TlsFlags {
   host: string[];
+  /** listen on a non-loopback TCP address without --tlsverify anyway */
+  allowInsecureTcp?: boolean;
+  /** append one line per API request to this file (tests: SOCKERLESS_ROUTE_LOG) */
+  routeLog?: string;
   dataRoot: string;
   insecureRegistry: string[];
   registryMirror: string[];
@@ -54,6 +59,25 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   if (opts.backend !== "memory") {
     throw new Error(`unknown backend "${opts.backend}": this build supports: memory`);
   }
+  const hosts = opts.host.length ? opts.host : [`unix://${path.join(dataRoot, "sockerless.sock")}`];
+  const tlsOn = !!(opts.tls || opts.tlsverify);
+  for (const h of hosts) {
+    const tcp = parseTcpAddress(h, tlsOn);
+    if (tcp && !isLoopback(tcp.host) && !opts.tlsverify && !opts.allowInsecureTcp) {
+      // Anyone who reaches a Docker API without client-certificate checks owns the machine.
+      throw new Error(
+        `refusing to listen on ${h}: a non-loopback TCP address needs TLS with client certificates (--tlsverify --tlscacert --tlscert --tlskey; \`sockerless certs create\` makes them), or --allow-insecure-tcp to listen without`,
+      );
+    }
+    if (tcp && !isLoopback(tcp.host) && !opts.tlsverify) {
+      log.warn(
+        { address: h },
+        "listening without client-certificate verification: anyone who reaches it controls the daemon",
+      );
+    }
+  }
+  // Like dockerd, TLS applies to TCP listeners; unix sockets are protected by file permissions.
+  const serverTls = tlsOn ? await loadServerTls(opts) : undefined;
   // The backend and the engine share one image store.
   const images = new ImageStore(path.join(dataRoot, "images"), registry);
   const backend = new MemoryBackend({
@@ -65,17 +89,12 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   });
   const engine = new Engine({ dataRoot, backend, registry, images });
   await engine.init();
-  const hosts = opts.host.length ? opts.host : [`unix://${path.join(dataRoot, "sockerless.sock")}`];
-  for (const h of hosts) {
-    const m = /^(?:tcp|http):\/\/([^:/]+|\[[^\]]+\]):\d+$/.exec(h);
-    if (m && !isLoopback(m[1].replace(/^\[|\]$/g, ""))) {
-      // Anyone who reaches an unauthenticated Docker API owns the machine: loopback only, until TLS.
-      throw new Error(
-        `refusing to listen on ${h}: a non-loopback TCP address needs TLS, which this build does not support yet; use a unix socket or tcp://127.0.0.1:PORT`,
-      );
-    }
-  }
-  const servers = hosts.map(() => createDockerServer(engine));
+  const servers = hosts.map((h) =>
+    createDockerServer(engine, {
+      routeLog: opts.routeLog,
+      tls: parseTcpAddress(h, tlsOn) ? serverTls : undefined,
+    }),
+  );
   const listeners: Listener[] = [];
   for (let i = 0; i < hosts.length; i++) listeners.push(await listenOn(servers[i], hosts[i]));
   return {
@@ -94,8 +113,4 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       await Promise.all(listeners.map((l) => l.close()));
     },
   };
-}
-
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -1,10 +1,12 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import https from "node:https";
 import type { Duplex } from "node:stream";
 import FindMyWay from "find-my-way";
 import { DockerError, log } from "@sockerless/api";
 import { API_VERSION, MIN_API_VERSION, type Engine } from "@sockerless/engine";
 import { Ctx, type Handler } from "./context.js";
-import { routes } from "./routes/index.js";
+import { routeLogger, type RouteHit } from "./route-log.js";
+import { routes, type Route } from "./routes/index.js";
 
 const VERSION_PREFIX = /^\/v(\d+)\.(\d+)(\/.*)$/;
 const [MAX_MAJOR, MAX_MINOR] = API_VERSION.split(".").map(Number);
@@ -27,8 +29,12 @@ function versionError(major: number, minor: number): DockerError | undefined {
   return undefined;
 }
 
+function asDockerError(e: unknown): DockerError {
+  return e instanceof DockerError ? e : new DockerError(500, e instanceof Error ? e.message : String(e));
+}
+
 function writeError(res: ServerResponse | undefined, socket: Duplex | undefined, e: unknown) {
-  const err = e instanceof DockerError ? e : new DockerError(500, e instanceof Error ? e.message : String(e));
+  const err = asDockerError(e);
   if (!(e instanceof DockerError)) log.error({ err: e }, "internal error");
   else log.debug({ status: err.status, message: err.message }, "error response");
   const body = err.status === 304 ? "" : JSON.stringify({ message: err.message });
@@ -51,12 +57,36 @@ function writeError(res: ServerResponse | undefined, socket: Duplex | undefined,
   }
 }
 
-/** The Docker Engine API over HTTP: version prefixes, routing, errors, upgrades. */
-export function createDockerServer(engine: Engine): http.Server {
+/** What a router match carries: the registered route itself. */
+export interface RouteStore {
+  route: Route;
+}
+
+/** The router of the API (shared with scripts/api-coverage.ts, which asks it where each operation goes). */
+export function createRouter() {
   const router = FindMyWay({ ignoreTrailingSlash: true, ignoreDuplicateSlashes: true });
-  for (const [method, path, handler] of routes) {
-    router.on(method, path, handler as unknown as FindMyWay.Handler<FindMyWay.HTTPVersion.V1>);
+  for (const route of routes) {
+    const [method, path, handler] = route;
+    const store: RouteStore = { route };
+    router.on(method, path, handler as unknown as FindMyWay.Handler<FindMyWay.HTTPVersion.V1>, store);
   }
+  return router;
+}
+
+export interface DockerServerOptions {
+  /** serve HTTPS with these options (certificate, key, and for --tlsverify the CA and requestCert) */
+  tls?: https.ServerOptions;
+  /** append one JSON line per request to this file (see route-log.ts) */
+  routeLog?: string;
+}
+
+/** The Docker Engine API over HTTP(S): version prefixes, routing, errors, upgrades. */
+export function createDockerServer(
+  engine: Engine,
+  opts: DockerServerOptions = {},
+): http.Server | https.Server {
+  const router = createRouter();
+  const record = routeLogger(opts.routeLog);
 
   const dispatch = async (
     req: IncomingMessage,
@@ -64,6 +94,13 @@ export function createDockerServer(engine: Engine): http.Server {
     upgrade?: { socket: Duplex; head: Buffer },
   ) => {
     log.debug({ method: req.method, url: req.url, upgrade: !!upgrade }, "request");
+    const hit: RouteHit | undefined = record && { method: req.method ?? "", path: "", status: 0 };
+    if (hit && res) {
+      res.once("close", () => {
+        hit.status = res.statusCode;
+        record!(hit);
+      });
+    }
     try {
       const url = new URL(req.url ?? "/", "http://docker");
       let pathname = url.pathname;
@@ -76,6 +113,10 @@ export function createDockerServer(engine: Engine): http.Server {
         pathname = m[3];
       }
       const found = router.find(req.method as FindMyWay.HTTPMethod, pathname);
+      if (hit) {
+        hit.path = pathname;
+        hit.route = (found?.store as RouteStore | undefined)?.route[1];
+      }
       if (!found) throw new DockerError(404, "page not found");
       if (res) {
         res.setHeader("Api-Version", API_VERSION);
@@ -85,17 +126,28 @@ export function createDockerServer(engine: Engine): http.Server {
       }
       const ctx = new Ctx(engine, req, res, found.params, url, apiVersion, upgrade);
       await (found.handler as unknown as Handler)(ctx);
+      if (hit && !res) {
+        hit.status = 101;
+        record!(hit);
+      }
     } catch (e) {
+      if (hit) {
+        const err = asDockerError(e);
+        if (err.status === 501) hit.message = err.message;
+        if (!res) {
+          hit.status = err.status;
+          record!(hit);
+        }
+      }
       writeError(res, upgrade?.socket, e);
     }
   };
 
-  const server = http.createServer(
-    { keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 60_000 },
-    (req, res) => {
-      void dispatch(req, res);
-    },
-  );
+  const serverOptions = { keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 60_000 };
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => void dispatch(req, res);
+  const server = opts.tls
+    ? https.createServer({ ...serverOptions, ...opts.tls }, onRequest)
+    : http.createServer(serverOptions, onRequest);
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => {});
     void dispatch(req, undefined, { socket, head });

@@ -1,6 +1,7 @@
-import { badRequest, notImplemented } from "@sockerless/api";
+import { badRequest } from "@sockerless/api";
 import { API_VERSION, eventMatcher, parseFilters, parseTimeArg, type DockerEvent } from "@sockerless/engine";
 import type { Ctx } from "../context.js";
+import { unsupportedHandler } from "../unsupported.js";
 import type { Route } from "./index.js";
 
 function ping(ctx: Ctx) {
@@ -47,9 +48,7 @@ async function events(ctx: Ctx) {
   res.end();
 }
 
-const unsupported = (what: string) => () => {
-  throw notImplemented(`${what} is not supported by Sockerless`);
-};
+const unsupported = (what: string) => unsupportedHandler(`${what} is not supported by Sockerless`);
 
 export const systemRoutes: Route[] = [
   ["GET", "/_ping", ping],
