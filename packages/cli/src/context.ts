@@ -47,7 +47,8 @@ export async function createContext(opts: ContextOptions): Promise<string> {
     return stdout.trim();
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { stderr?: string };
-    if (err.code === "ENOENT") throw new Error("the docker CLI is not installed (`docker` is not on PATH)");
-    throw new Error(`docker context create failed: ${(err.stderr ?? err.message).trim()}`);
+    if (err.code === "ENOENT")
+      throw new Error("the docker CLI is not installed (`docker` is not on PATH)", { cause: e });
+    throw new Error(`docker context create failed: ${(err.stderr ?? err.message).trim()}`, { cause: e });
   }
 }

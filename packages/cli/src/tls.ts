@@ -22,7 +22,7 @@ async function readPem(flag: string, file: string): Promise<Buffer> {
   try {
     return await fs.readFile(file);
   } catch (e) {
-    throw new Error(`cannot read ${flag} ${file}: ${(e as Error).message}`);
+    throw new Error(`cannot read ${flag} ${file}: ${(e as Error).message}`, { cause: e });
   }
 }
 
@@ -48,6 +48,7 @@ export async function loadServerTls(flags: TlsFlags): Promise<https.ServerOption
   } catch (e) {
     throw new Error(
       `invalid TLS configuration (--tlscert ${flags.tlscert}, --tlskey ${flags.tlskey}${flags.tlsverify ? `, --tlscacert ${flags.tlscacert}` : ""}): ${(e as Error).message}`,
+      { cause: e },
     );
   }
   return opts;
