@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Every suite: start the test environment (registry with test images, reference Docker Engine),
-# then unit and integration tests. A missing dependency fails here; nothing is skipped.
+# then unit and integration tests, then the API coverage check. A missing dependency fails here; nothing is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(bash scripts/test-env.sh)"
 export SOCKERLESS_TEST_REGISTRY SOCKERLESS_REF_DOCKER_HOST
 npm run test:unit
 npm run test:integration
+# every registered API route is exercised by a test, and docs/api-coverage.md is current
+npm run api-coverage -- --check

@@ -3,6 +3,7 @@ import { parseFilters } from "@sockerless/engine";
 import type { ProgressMessage, RegistryAuth } from "@sockerless/images";
 import type { Ctx } from "../context.js";
 import type { Route } from "./index.js";
+import { unsupportedHandler } from "../unsupported.js";
 
 function registryAuth(ctx: Ctx): RegistryAuth | undefined {
   const h = ctx.req.headers["x-registry-auth"];
@@ -65,11 +66,7 @@ export const imageRoutes: Route[] = [
   [
     "GET",
     "/images/search",
-    () => {
-      throw notImplemented(
-        "image search is not supported: Sockerless has no access to a registry search index",
-      );
-    },
+    unsupportedHandler("image search is not supported: Sockerless has no access to a registry search index"),
   ],
   [
     "GET",
