@@ -228,6 +228,22 @@ describe("listen address checks", () => {
     );
   });
 
+  test("non-loopback TCP with --tlsverify starts and serves clients with certificates", async () => {
+    const t = await startDaemon(undefined, ["-H", "tcp://0.0.0.0:0", "--tlsverify", ...serverTls(certs)]);
+    try {
+      const addr = t.listeners.find((l) => l.startsWith("tcp://"))!;
+      assert.match(addr, /^tcp:\/\/0\.0\.0\.0:\d+$/);
+      const local = addr.replace("0.0.0.0", "127.0.0.1");
+      const r = await dockerAt(local, clientTls(certs), ["version", "--format", "{{.Server.APIVersion}}"]);
+      assert.equal(r.stdout.trim(), "1.44", r.stderr);
+      const anonymous = await dockerAt(local, [], ["version"]);
+      assert.match(anonymous.stderr, /Client sent an HTTP request to an HTTPS server/);
+    } finally {
+      await t.stop();
+      cleanup(t);
+    }
+  });
+
   test("--allow-insecure-tcp listens anyway", async () => {
     const t = await startDaemon(undefined, ["-H", "tcp://0.0.0.0:0", "--allow-insecure-tcp"]);
     try {

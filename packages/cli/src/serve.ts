@@ -77,7 +77,8 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     }
   }
   // Like dockerd, TLS applies to TCP listeners; unix sockets are protected by file permissions.
-  const serverTls = tlsOn ? await loadServerTls(opts) : undefined;
+  const serverTls =
+    tlsOn && hosts.some((h) => parseTcpAddress(h, tlsOn)) ? await loadServerTls(opts) : undefined;
   // The backend and the engine share one image store.
   const images = new ImageStore(path.join(dataRoot, "images"), registry);
   const backend = new MemoryBackend({

@@ -99,7 +99,9 @@ function tlsFront(server: tls.Server): TlsFront {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());
+    socket.setTimeout(60_000, () => socket.destroy()); // a client that never speaks
     socket.once("readable", () => {
+      socket.setTimeout(0); // from here the TLS handshake timeout and the HTTP server's apply
       const first: Buffer | null = socket.read(1);
       if (!first) return socket.destroy();
       socket.unshift(first);
