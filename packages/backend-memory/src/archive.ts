@@ -68,16 +68,23 @@ async function addTree(
   name: string,
   skip?: (p: string) => boolean,
 ): Promise<void> {
-  const st = await fs.lstat(hostPath);
-  const header = { name, mode: st.mode & 0o7777, mtime: st.mtime, uid: st.uid, gid: st.gid };
+  const st = await addEntry(pack, hostPath, name);
   if (st.isDirectory()) {
-    if (name !== ".")
-      await entry(pack, { ...header, name: name.endsWith("/") ? name : name + "/", type: "directory" });
     for (const child of (await fs.readdir(hostPath)).sort()) {
       const hp = path.join(hostPath, child);
       if (skip?.(hp)) continue;
       await addTree(pack, hp, name === "." ? child : path.posix.join(name, child), skip);
     }
+  }
+}
+
+/** Adds one file, symlink or directory (not its contents) to a tar; returns its lstat. */
+export async function addEntry(pack: tar.Pack, hostPath: string, name: string): Promise<Stats> {
+  const st = await fs.lstat(hostPath);
+  const header = { name, mode: st.mode & 0o7777, mtime: st.mtime, uid: st.uid, gid: st.gid };
+  if (st.isDirectory()) {
+    if (name !== ".")
+      await entry(pack, { ...header, name: name.endsWith("/") ? name : name + "/", type: "directory" });
   } else if (st.isSymbolicLink()) {
     await entry(pack, { ...header, type: "symlink", linkname: await fs.readlink(hostPath) });
   } else if (st.isFile()) {
@@ -88,6 +95,7 @@ async function addTree(
       createReadStream(hostPath).on("error", reject).pipe(w);
     });
   }
+  return st;
 }
 
 function entry(pack: tar.Pack, header: Partial<tar.Header> & { name: string }): Promise<void> {

@@ -6,6 +6,7 @@ import type { ImageStore } from "@sockerless/images";
 import { resolveCommand, spawnSandbox, type SandboxSpec } from "@sockerless/sandbox";
 import { exportTar, getArchive, putArchive, statPath, type FsView } from "./archive.js";
 import { diffTrees } from "./changes.js";
+import { layerTar } from "./layer.js";
 import { RootfsPool } from "./rootfs-pool.js";
 
 /** Files the daemon manages in every container; not reported by `docker diff`. */
@@ -199,6 +200,10 @@ export class MemoryBackend implements Backend {
     const image = await this.opts.images.rootfsPath(spec.imageId);
     const ignore = new Set([...MANAGED, ...spec.mounts.map((m) => m.containerPath)]);
     return diffTrees(image, this.rootfs(spec.id), ignore);
+  }
+
+  async diffTar(spec: RunSpec) {
+    return layerTar(this.rootfs(spec.id), await this.changes(spec));
   }
 
   async sizeRw(spec: RunSpec): Promise<number> {

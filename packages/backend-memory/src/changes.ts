@@ -23,10 +23,13 @@ async function walk(dir: string, rel = ""): Promise<Map<string, Stats>> {
   return out;
 }
 
+// as dockerd's statDifferent: directories by mode and owner only (their sizes depend on the
+// filesystem: the image is on disk, the container on a tmpfs), other entries also by size and mtime
 const differs = (a: Stats, b: Stats) =>
-  a.size !== b.size ||
-  (a.mode & 0o170777) !== (b.mode & 0o170777) ||
-  (!a.isDirectory() && a.mtimeMs !== b.mtimeMs);
+  (a.mode & 0o177777) !== (b.mode & 0o177777) ||
+  a.uid !== b.uid ||
+  a.gid !== b.gid ||
+  (!a.isDirectory() && (a.size !== b.size || a.mtimeMs !== b.mtimeMs));
 
 /** Changes of the container's filesystem against its image, like `docker diff`. */
 export async function diffTrees(

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { badRequest } from "@sockerless/api";
-import type { ImageRecord } from "@sockerless/images";
+import type { ImageConfig, ImageRecord } from "@sockerless/images";
 import type { ContainerConfig, HostConfig, MountSpec } from "./types.js";
 
 const envKey = (e: string) => (e.includes("=") ? e.slice(0, e.indexOf("=")) : e);
@@ -148,4 +148,60 @@ export function wantedMounts(cfg: ContainerConfig, host: HostConfig): WantedMoun
   for (const t of Object.keys(host.Tmpfs ?? {}))
     add({ type: "tmpfs", source: "", target: t, readOnly: false });
   return [...out.values()];
+}
+
+/**
+ * dockerd's merge() for commit: what the new config (after --change) leaves empty comes from the
+ * container's config; Env, Labels, ExposedPorts and Volumes gain the container's missing keys.
+ */
+export function mergeCommitConfig(user: ContainerConfig, from: ContainerConfig): ContainerConfig {
+  const out: ContainerConfig = { ...user };
+  if (!out.User) out.User = from.User;
+  if (!out.ExposedPorts || Object.keys(out.ExposedPorts).length === 0) out.ExposedPorts = from.ExposedPorts;
+  else out.ExposedPorts = { ...(from.ExposedPorts ?? {}), ...out.ExposedPorts };
+  if (!out.Env?.length) out.Env = from.Env;
+  else {
+    const keys = new Set(out.Env.map(envKey));
+    out.Env = [...out.Env, ...(from.Env ?? []).filter((e) => !keys.has(envKey(e)))];
+  }
+  if (!out.Labels) out.Labels = from.Labels;
+  else out.Labels = { ...(from.Labels ?? {}), ...out.Labels };
+  if (!out.Entrypoint?.length) {
+    if (!out.Cmd?.length) out.Cmd = from.Cmd;
+    if (out.Entrypoint === undefined) out.Entrypoint = from.Entrypoint;
+  }
+  if (!out.Healthcheck) out.Healthcheck = from.Healthcheck;
+  else if (from.Healthcheck) {
+    const h = { ...out.Healthcheck };
+    if (!h.Test?.length) h.Test = from.Healthcheck.Test;
+    h.Interval ||= from.Healthcheck.Interval;
+    h.Timeout ||= from.Healthcheck.Timeout;
+    h.StartPeriod ||= from.Healthcheck.StartPeriod;
+    h.Retries ||= from.Healthcheck.Retries;
+    out.Healthcheck = h;
+  }
+  if (!out.WorkingDir) out.WorkingDir = from.WorkingDir;
+  if (!out.Volumes || Object.keys(out.Volumes).length === 0) out.Volumes = from.Volumes;
+  else out.Volumes = { ...(from.Volumes ?? {}), ...out.Volumes };
+  if (!out.StopSignal) out.StopSignal = from.StopSignal;
+  return out;
+}
+
+/** The image-relevant part of a container config (what an image config's `config` holds). */
+export function imageConfigOf(c: ContainerConfig): ImageConfig & { ArgsEscaped?: boolean } {
+  const out: ImageConfig & { ArgsEscaped?: boolean } = {};
+  if (c.User) out.User = c.User;
+  if (c.ExposedPorts && Object.keys(c.ExposedPorts).length) out.ExposedPorts = c.ExposedPorts;
+  if (c.Env?.length) out.Env = c.Env;
+  if (c.Cmd?.length) out.Cmd = c.Cmd;
+  if (c.Healthcheck) out.Healthcheck = c.Healthcheck;
+  if (c.ArgsEscaped) out.ArgsEscaped = true;
+  if (c.Volumes && Object.keys(c.Volumes).length) out.Volumes = c.Volumes;
+  if (c.WorkingDir) out.WorkingDir = c.WorkingDir;
+  if (c.Entrypoint?.length) out.Entrypoint = c.Entrypoint;
+  if (c.OnBuild?.length) out.OnBuild = c.OnBuild;
+  if (c.Labels && Object.keys(c.Labels).length) out.Labels = c.Labels;
+  if (c.StopSignal) out.StopSignal = c.StopSignal;
+  if (c.Shell?.length) out.Shell = c.Shell;
+  return out;
 }

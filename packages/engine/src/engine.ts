@@ -1,5 +1,7 @@
+import { createWriteStream, promises as fsp } from "node:fs";
 import os from "node:os";
-import { conflict, noSuchImage } from "@sockerless/api";
+import { pipeline } from "node:stream/promises";
+import { conflict, noSuchImage, notImplemented } from "@sockerless/api";
 import {
   ImageStore,
   type ProgressMessage,
@@ -7,11 +9,12 @@ import {
   type RegistryOptions,
 } from "@sockerless/images";
 import { ContainerManager } from "./containers.js";
+import { imageConfigOf, mergeCommitConfig } from "./create-config.js";
 import { EventBus } from "./events.js";
 import { ExecManager } from "./exec.js";
 import { startHealthChecks, stopHealthChecks } from "./health.js";
 import { NetworkStore } from "./networks.js";
-import type { Backend } from "./types.js";
+import type { Backend, ContainerConfig } from "./types.js";
 import { checkFilterKeys, type Filters, matchLabels, parseTimeArg } from "./util.js";
 import { VolumeStore, dirSize } from "./volumes.js";
 
@@ -272,6 +275,54 @@ export class Engine {
     await this.images.tag(ref, repo, tag);
     const img = this.images.resolve(ref)!;
     this.events.emit("image", "tag", img.id, { name: `${repo}:${tag || "latest"}` });
+  }
+
+  /**
+   * `docker commit`: the container's writable layer becomes a new image on top of the container's
+   * image, with `config` (the container's config after --change) merged as dockerd does.
+   */
+  async commit(
+    ref: string,
+    opts: { config: ContainerConfig; repo?: string; tag?: string; author?: string; comment?: string },
+  ): Promise<{ Id: string }> {
+    const c = this.containers.get(ref);
+    if (!this.backend.diffTar)
+      throw notImplemented(`commit is not supported by the ${this.backend.name} backend`);
+    const wanted = opts.repo ? this.images.checkTag(opts.repo, opts.tag) : undefined;
+    const config = imageConfigOf(mergeCommitConfig(opts.config, c.Config));
+    const tarFile = this.images.tmpPath("commit-");
+    try {
+      await pipeline(await this.backend.diffTar(this.containers.runSpec(c)), createWriteStream(tarFile));
+      // an empty tar is just its two zero end blocks: dockerd records no layer then
+      const empty = (await fsp.stat(tarFile)).size <= 1024;
+      const created = new Date().toISOString();
+      const img = await this.images.createImage({
+        parent: c.Image,
+        layers: empty ? [] : [{ tarPath: tarFile }],
+        config,
+        history: [
+          {
+            created,
+            created_by: (c.Config.Cmd ?? []).join(" "),
+            ...(opts.author ? { author: opts.author } : {}),
+            ...(opts.comment ? { comment: opts.comment } : {}),
+            ...(empty ? { empty_layer: true } : {}),
+          },
+        ],
+        author: opts.author,
+        comment: opts.comment,
+        created,
+      });
+      let imageRef = "";
+      if (opts.repo && wanted) {
+        await this.tagImage(img.id, opts.repo, opts.tag);
+        imageRef = `${wanted.familiarName}:${wanted.tag}`;
+      }
+      this.containers.emit(c, "commit", { comment: opts.comment ?? "", imageID: img.id, imageRef });
+      return { Id: img.id };
+    } finally {
+      await fsp.rm(tarFile, { force: true });
+    }
   }
 
   async pruneImages(filters: Filters) {

@@ -226,6 +226,12 @@ export interface Backend {
   ): Promise<void>;
   exportFs(spec: RunSpec): Promise<Readable>;
   changes(spec: RunSpec): Promise<{ Path: string; Kind: 0 | 1 | 2 }[]>;
+  /**
+   * The container's writable layer as an uncompressed tar in the Docker layer format (added and
+   * changed paths, `.wh.` whiteouts for deletions), for commit and build. Optional: without it
+   * commit and build answer 501.
+   */
+  diffTar?(spec: RunSpec): Promise<Readable>;
   sizeRw(spec: RunSpec): Promise<number>;
   stats(id: string): ContainerStats;
 }

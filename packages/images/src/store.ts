@@ -317,8 +317,8 @@ export class ImageStore implements PullStore, CreateStore {
 
   // ---- tag / remove / prune --------------------------------------------------------------------
 
-  /** `docker tag`: points repo:tag (default latest) at the image, moving it from another image. */
-  async tag(refOrId: string, repo: string, tag?: string): Promise<void> {
+  /** Validates repo[:tag] as `docker tag` would; returns the parsed reference (tag defaulted). */
+  checkTag(repo: string, tag?: string): ParsedReference {
     if (!repo) throw badRequest("invalid reference format: repository name must have at least one component");
     const p = parseNamed(repo);
     if (p.digest !== undefined) throw badRequest("refusing to create a tag with a digest reference");
@@ -330,7 +330,12 @@ export class ImageStore implements PullStore, CreateStore {
     if (p.familiarName === "sha256") {
       throw badRequest("refusing to create an ambiguous tag using digest algorithm as name");
     }
-    const key = storeKey(p).key;
+    return p;
+  }
+
+  /** `docker tag`: points repo:tag (default latest) at the image, moving it from another image. */
+  async tag(refOrId: string, repo: string, tag?: string): Promise<void> {
+    const key = storeKey(this.checkTag(repo, tag)).key;
     await this.locked(async () => {
       const rec = this.mustResolve(refOrId);
       for (const other of this.images.values()) {

@@ -1,5 +1,6 @@
 import { badRequest, DockerError, notFound, notImplemented } from "@sockerless/api";
-import { parseFilters } from "@sockerless/engine";
+import { applyCommitChanges } from "@sockerless/builder";
+import { parseFilters, type ContainerConfig } from "@sockerless/engine";
 import type { ProgressMessage, RegistryAuth } from "@sockerless/images";
 import type { Ctx } from "../context.js";
 import type { Route } from "./index.js";
@@ -41,6 +42,22 @@ async function createImage(ctx: Ctx) {
   res.end();
 }
 
+/** POST /commit: the container's changes as a new image; `changes` are Dockerfile lines. */
+async function commit(ctx: Ctx) {
+  const c = ctx.engine.containers.get(ctx.str("container") ?? "");
+  const body = await ctx.json<ContainerConfig | null>(null);
+  const base = body && typeof body === "object" && !Array.isArray(body) ? body : c.Config;
+  const config = applyCommitChanges(base, ctx.query.getAll("changes"));
+  const res = await ctx.engine.commit(c.Id, {
+    config,
+    repo: ctx.str("repo") || undefined,
+    tag: ctx.str("tag") || undefined,
+    author: ctx.str("author") || undefined,
+    comment: ctx.str("comment") || undefined,
+  });
+  ctx.send(201, res);
+}
+
 /** /images/{name}/{op}: names contain slashes, so the route is a wildcard parsed here. */
 function splitName(rest: string, ops: string[]): { name: string; op: string } {
   for (const op of ops) {
@@ -58,6 +75,7 @@ export const imageRoutes: Route[] = [
     },
   ],
   ["POST", "/images/create", createImage],
+  ["POST", "/commit", commit],
   [
     "POST",
     "/images/prune",

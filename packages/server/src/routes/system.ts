@@ -61,7 +61,6 @@ export const systemRoutes: Route[] = [
   ["POST", "/session", unsupported("BuildKit sessions (POST /session); use DOCKER_BUILDKIT=0")],
   ["POST", "/build", unsupported("image build (POST /build)")],
   ["POST", "/build/prune", unsupported("build cache prune")],
-  ["POST", "/commit", unsupported("commit")],
   ["POST", "/images/load", unsupported("image load")],
   ["GET", "/images/get", unsupported("image save")],
   ["GET", "/distribution/*", unsupported("the distribution API")],

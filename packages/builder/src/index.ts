@@ -1,0 +1,9 @@
+export {
+  parseDockerfile,
+  parseLine,
+  type Instruction,
+  type Flag,
+  type ParsedDockerfile,
+} from "./dockerfile.js";
+export { processWord, processWords, splitRawWords, envMap, type Env } from "./words.js";
+export { applyCommitChanges, applyConfigInstruction, type RunConfig, type ConfigState } from "./config.js";
