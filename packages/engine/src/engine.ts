@@ -4,6 +4,8 @@ import { pipeline } from "node:stream/promises";
 import { conflict, noSuchImage, notImplemented } from "@sockerless/api";
 import {
   ImageStore,
+  type ImageConfig,
+  type ImageRecord,
   type ProgressMessage,
   type RegistryAuth,
   type RegistryOptions,
@@ -286,24 +288,46 @@ export class Engine {
     opts: { config: ContainerConfig; repo?: string; tag?: string; author?: string; comment?: string },
   ): Promise<{ Id: string }> {
     const c = this.containers.get(ref);
-    if (!this.backend.diffTar)
-      throw notImplemented(`commit is not supported by the ${this.backend.name} backend`);
     const wanted = opts.repo ? this.images.checkTag(opts.repo, opts.tag) : undefined;
-    const config = imageConfigOf(mergeCommitConfig(opts.config, c.Config));
+    const img = await this.commitContainer(c.Id, {
+      config: imageConfigOf(mergeCommitConfig(opts.config, c.Config)),
+      createdBy: (c.Config.Cmd ?? []).join(" "),
+      author: opts.author,
+      comment: opts.comment,
+    });
+    let imageRef = "";
+    if (opts.repo && wanted) {
+      await this.tagImage(img.id, opts.repo, opts.tag);
+      imageRef = `${wanted.familiarName}:${wanted.tag}`;
+    }
+    this.containers.emit(c, "commit", { comment: opts.comment ?? "", imageID: img.id, imageRef });
+    return { Id: img.id };
+  }
+
+  /**
+   * A new untagged image: the container's image plus its writable layer (none when the container
+   * changed nothing), with `config` and one history entry. Used by commit and by the builder.
+   */
+  async commitContainer(
+    ref: string,
+    opts: { config: ImageConfig; createdBy: string; author?: string; comment?: string },
+  ): Promise<ImageRecord> {
+    const c = this.containers.get(ref);
+    if (!this.backend.diffTar) throw notImplemented(`commit is not supported by the ${this.backend.name} backend`);
     const tarFile = this.images.tmpPath("commit-");
     try {
       await pipeline(await this.backend.diffTar(this.containers.runSpec(c)), createWriteStream(tarFile));
       // an empty tar is just its two zero end blocks: dockerd records no layer then
       const empty = (await fsp.stat(tarFile)).size <= 1024;
       const created = new Date().toISOString();
-      const img = await this.images.createImage({
+      return await this.images.createImage({
         parent: c.Image,
         layers: empty ? [] : [{ tarPath: tarFile }],
-        config,
+        config: opts.config,
         history: [
           {
             created,
-            created_by: (c.Config.Cmd ?? []).join(" "),
+            created_by: opts.createdBy,
             ...(opts.author ? { author: opts.author } : {}),
             ...(opts.comment ? { comment: opts.comment } : {}),
             ...(empty ? { empty_layer: true } : {}),
@@ -313,13 +337,6 @@ export class Engine {
         comment: opts.comment,
         created,
       });
-      let imageRef = "";
-      if (opts.repo && wanted) {
-        await this.tagImage(img.id, opts.repo, opts.tag);
-        imageRef = `${wanted.familiarName}:${wanted.tag}`;
-      }
-      this.containers.emit(c, "commit", { comment: opts.comment ?? "", imageID: img.id, imageRef });
-      return { Id: img.id };
     } finally {
       await fsp.rm(tarFile, { force: true });
     }

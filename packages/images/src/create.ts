@@ -193,23 +193,25 @@ export async function createImage(store: CreateStore, input: CreateImageInput): 
     const existing = store.get(id);
     if (existing) return existing; // same content, same second: dockerd dedupes by id too
 
-    // the filesystem: the parent's unpacked tree plus the new layers
-    const staging = await store.makeStagingDir();
+    // the filesystem: the parent's unpacked tree plus the new layers (none new: the parent's is used)
+    const staging = stored.length === 0 && parent ? undefined : await store.makeStagingDir();
     const sizes: number[] = [];
-    try {
-      if (parent) {
-        const base = await store.rootfsPath(parent.id);
-        await fsp.rmdir(staging);
-        copyTree(base, staging);
+    if (staging) {
+      try {
+        if (parent) {
+          const base = await store.rootfsPath(parent.id);
+          await fsp.rmdir(staging);
+          copyTree(base, staging);
+        }
+        for (const s of stored) sizes.push((await unpackLayer(staging, store.blobPath(s.digest))).size);
+      } catch (err) {
+        await removeTree(staging).catch(() => undefined);
+        throw err;
       }
-      for (const s of stored) sizes.push((await unpackLayer(staging, store.blobPath(s.digest))).size);
-    } catch (err) {
-      await removeTree(staging).catch(() => undefined);
-      throw err;
     }
     await store.putBlob(id, configBytes);
     await store.putBlob(manifestDigest, manifestBytes);
-    await store.installRootfs(id, staging);
+    if (staging) await store.installRootfs(id, staging);
     const layerSizes = [...(parent?.layerSizes ?? parent?.layers.map(() => 0) ?? []), ...sizes];
     const rec: ImageRecord = {
       id,

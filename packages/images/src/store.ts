@@ -445,6 +445,9 @@ export class ImageStore implements PullStore, CreateStore {
     const rec = this.mustResolve(refOrId);
     const dest = path.join(this.rootfsDir, hexOf(rec.id));
     if (await exists(dest)) return dest;
+    // an image that only changed the config (build steps, commits without changes) shares its parent's tree
+    const parent = rec.parent ? this.images.get(rec.parent) : undefined;
+    if (parent && parent.diffIds.join() === rec.diffIds.join()) return this.rootfsPath(parent.id);
     let p = this.unpacking.get(rec.id);
     if (!p) {
       p = (async () => {
@@ -485,9 +488,16 @@ export class ImageStore implements PullStore, CreateStore {
         Comment: h.comment ?? "",
       });
     }
-    if (out.length > 0) {
-      out[0].Id = rec.id;
-      out[0].Tags = rec.repoTags.length ? [...rec.repoTags].sort(byQualifiedName) : null;
+    // like dockerd, each locally known image of the parent chain names its topmost history row
+    for (
+      let img: ImageRecord | undefined = rec;
+      img;
+      img = img.parent ? this.images.get(img.parent) : undefined
+    ) {
+      const row = out[rec.history.length - img.history.length];
+      if (!row || img.history.length > rec.history.length) break;
+      row.Id = img.id;
+      row.Tags = img.repoTags.length ? [...img.repoTags].sort(byQualifiedName) : null;
     }
     return out;
   }

@@ -1,5 +1,6 @@
 import type { Handler } from "../context.js";
 import { archiveRoutes } from "./archive.js";
+import { buildRoutes } from "./build.js";
 import { containerRoutes } from "./containers.js";
 import { execRoutes } from "./exec.js";
 import { imageRoutes } from "./images.js";
@@ -15,6 +16,7 @@ export const routes: Route[] = [
   ...archiveRoutes,
   ...execRoutes,
   ...imageRoutes,
+  ...buildRoutes,
   ...volumeRoutes,
   ...networkRoutes,
 ];

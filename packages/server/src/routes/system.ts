@@ -2,6 +2,7 @@ import { badRequest } from "@sockerless/api";
 import { API_VERSION, eventMatcher, parseFilters, parseTimeArg, type DockerEvent } from "@sockerless/engine";
 import type { Ctx } from "../context.js";
 import { unsupportedHandler } from "../unsupported.js";
+import { builderFor } from "./build.js";
 import type { Route } from "./index.js";
 
 function ping(ctx: Ctx) {
@@ -10,6 +11,7 @@ function ping(ctx: Ctx) {
     "Content-Type": "text/plain; charset=utf-8",
     "Cache-Control": "no-cache, no-store, must-revalidate",
     Pragma: "no-cache",
+    "Builder-Version": "1",
     "Content-Length": ctx.req.method === "HEAD" ? "0" : "2",
   });
   res.end(ctx.req.method === "HEAD" ? undefined : "OK");
@@ -56,11 +58,15 @@ export const systemRoutes: Route[] = [
   ["GET", "/version", (ctx) => ctx.send(200, ctx.engine.version())],
   ["GET", "/info", (ctx) => ctx.send(200, ctx.engine.info())],
   ["GET", "/events", events],
-  ["GET", "/system/df", async (ctx) => ctx.send(200, await ctx.engine.systemDf())],
+  [
+    "GET",
+    "/system/df",
+    async (ctx) => {
+      const df = await ctx.engine.systemDf();
+      ctx.send(200, { ...df, BuildCache: (await builderFor(ctx.engine)).diskUsage() });
+    },
+  ],
   ["POST", "/auth", unsupported("registry login (POST /auth)")],
-  ["POST", "/session", unsupported("BuildKit sessions (POST /session); use DOCKER_BUILDKIT=0")],
-  ["POST", "/build", unsupported("image build (POST /build)")],
-  ["POST", "/build/prune", unsupported("build cache prune")],
   ["POST", "/images/load", unsupported("image load")],
   ["GET", "/images/get", unsupported("image save")],
   ["GET", "/distribution/*", unsupported("the distribution API")],
