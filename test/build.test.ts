@@ -146,7 +146,7 @@ describe("docker build (legacy builder)", () => {
     // no intermediate container left behind
     assert.equal((await ok(["ps", "-a", "-q"])).trim(), "");
     const history = await ok(["history", "--no-trunc", "--format", "{{.CreatedBy}}", "build-basic:1"]);
-    assert.match(history, /^\/bin\/sh -c #\(nop\)  CMD \["sh" "\/app\/greet.sh"\]$/m);
+    assert.match(history, /^\/bin\/sh -c #\(nop\) {2}CMD \["sh" "\/app\/greet.sh"\]$/m);
     assert.match(history, /^\/bin\/sh -c echo "\$GREETING from run"/m);
   });
 
