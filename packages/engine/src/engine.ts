@@ -313,7 +313,8 @@ export class Engine {
     opts: { config: ImageConfig; createdBy: string; author?: string; comment?: string },
   ): Promise<ImageRecord> {
     const c = this.containers.get(ref);
-    if (!this.backend.diffTar) throw notImplemented(`commit is not supported by the ${this.backend.name} backend`);
+    if (!this.backend.diffTar)
+      throw notImplemented(`commit is not supported by the ${this.backend.name} backend`);
     const tarFile = this.images.tmpPath("commit-");
     try {
       await pipeline(await this.backend.diffTar(this.containers.runSpec(c)), createWriteStream(tarFile));
