@@ -203,7 +203,8 @@ class Run {
     this.stages = allStages.slice(0, last + 1);
     const labels = Object.entries(opts.labels);
     if (labels.length) {
-      const text = `LABEL ${labels.map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`).join(" ")}`;
+      const q = (x: string) => (/^[^\s"'\\$]+$/.test(x) ? x : JSON.stringify(x).replace(/\$/g, "\\$"));
+      const text = `LABEL ${labels.map(([k, v]) => `${q(k)}=${q(v)}`).join(" ")}`;
       this.stages[last].instructions.push(parseLine(text, 0));
     }
     this.total = metaArgs.length + this.stages.reduce((n, s) => n + 1 + s.instructions.length, 0);
@@ -304,7 +305,10 @@ class Run {
       escape: this.escape,
       args: new Map(),
     });
-    if (name.toLowerCase() === "scratch") return base(undefined, {});
+    if (name.toLowerCase() === "scratch") {
+      this.out(" ---> \n"); // dockerd prints an empty id for scratch
+      return base(undefined, {});
+    }
     const stageIdx = this.stages.findIndex((st) => st.name === name.toLowerCase());
     if (stageIdx >= 0 && stageIdx < this.stageImages.length) {
       const id = this.stageImages[stageIdx];
