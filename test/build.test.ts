@@ -7,7 +7,9 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import tar from "tar-stream";
-import { BUSYBOX, cleanup, docker, dockerOk, startDaemon, type Daemon } from "./helpers.js";
+import { createHash } from "node:crypto";
+import { readFileSync, readdirSync } from "node:fs";
+import { BUSYBOX, HELLO, REGISTRY, cleanup, docker, dockerOk, startDaemon, type Daemon } from "./helpers.js";
 
 let d: Daemon;
 const dirs: string[] = [];
@@ -105,7 +107,10 @@ async function tarOwners(buf: Buffer): Promise<Record<string, string>> {
 const imageIds = async () =>
   (await ok(["images", "-a", "-q", "--no-trunc"])).trim().split("\n").sort().join(" ");
 
+const MAX_CONTEXT = 4 * 1024 * 1024;
+
 before(async () => {
+  process.env.SOCKERLESS_MAX_BUILD_CONTEXT = String(MAX_CONTEXT); // the daemon inherits it
   d = await startDaemon(undefined, []);
   await ok(["pull", BUSYBOX]);
 });
@@ -426,4 +431,87 @@ describe("docker build (legacy builder)", () => {
     // tagged images survive a prune
     assert.equal(await ok(["run", "--rm", "build-basic:1", "cat", "/app/out.txt"]), "hello from run\n");
   });
+
+  test("FROM pulls a missing image; -f names a Dockerfile outside the context", async () => {
+    const dir = context({ "data.txt": "payload\n" });
+    const elsewhere = context({
+      "my.Dockerfile": `FROM ${HELLO}\nCOPY data.txt /data.txt\nCMD ["cat", "/data.txt"]\n`,
+    });
+    const out = await buildOk(dir, ["-f", path.join(elsewhere, "my.Dockerfile"), "-t", "build-pull"]);
+    assert.match(out, /Pulling from hello-sh|Digest: sha256:/);
+    assert.equal(await ok(["run", "--rm", "build-pull"]), "payload\n");
+    const missing = await build(dir, ["-f", "nope.Dockerfile"]);
+    assert.notEqual(missing.code, 0);
+  });
+
+  test("an oversized context is refused with 400 and leaves nothing behind", async () => {
+    const body = await tarOf([
+      { name: "Dockerfile", content: `FROM ${BUSYBOX}\n` },
+      { name: "big", content: "x".repeat(MAX_CONTEXT + 1024) },
+    ]);
+    const res = await postBuild("t=build-big", body);
+    assert.equal(res.status, 400);
+    assert.match(res.body, new RegExp(`build context is larger than the limit of ${MAX_CONTEXT} bytes`));
+    assert.deepEqual(readdirSync(path.join(d.dataRoot, "builder", "tmp")), []);
+    assert.equal((await run(["image", "inspect", "build-big"])).code, 1);
+    // the daemon keeps serving
+    assert.equal(await ok(["run", "--rm", BUSYBOX, "echo", "alive"]), "alive\n");
+  });
+
+  test("a built image pushed to a registry runs on the reference Docker Engine", async () => {
+    const ref = process.env.SOCKERLESS_REF_DOCKER_HOST;
+    assert.ok(ref, "SOCKERLESS_REF_DOCKER_HOST must point at the reference dockerd (scripts/test-env.sh)");
+    const dir = context({
+      Dockerfile: `FROM ${BUSYBOX}\nRUN echo built-by-sockerless > /proof && rm /bin/vi\nCOPY msg /msg\nCMD ["sh", "-c", "cat /proof /msg; ls /bin/vi || echo vi-gone"]\n`,
+      msg: "copied\n",
+    });
+    await buildOk(dir, ["-t", "build-portable"]);
+    const id = (await ok(["image", "inspect", "build-portable", "--format", "{{.Id}}"])).trim();
+    const repo = `build-test/portable-${process.pid}`;
+    await pushFromStore(d.dataRoot, id, repo, "v1");
+    const remote = `${REGISTRY}/${repo}:v1`;
+    await dockerOk(ref, ["pull", remote]);
+    try {
+      const refId = (await dockerOk(ref, ["image", "inspect", remote, "--format", "{{.Id}}"])).trim();
+      assert.equal(refId, id, "the same image id on both engines");
+      const out = await dockerOk(ref, ["run", "--rm", "--network", "none", remote]);
+      assert.match(out, /^built-by-sockerless\ncopied\n/);
+      assert.match(out, /vi-gone/);
+    } finally {
+      await docker(ref, ["rmi", "-f", remote]);
+    }
+  });
 });
+
+/**
+ * Pushes an image straight from the daemon's content store with the registry API (blobs, config,
+ * the manifest createImage stored), independent of `docker push`.
+ */
+async function pushFromStore(dataRoot: string, id: string, repo: string, tag: string): Promise<void> {
+  const store = path.join(dataRoot, "images");
+  const index = JSON.parse(readFileSync(path.join(store, "images.json"), "utf8")) as {
+    images: { id: string; layers: string[]; manifestDigest: string }[];
+  };
+  const rec = index.images.find((i) => i.id === id);
+  assert.ok(rec, `image ${id} in the store`);
+  const blob = (digest: string) => readFileSync(path.join(store, "blobs", "sha256", digest.slice(7)));
+  const base = `http://${REGISTRY}/v2/${repo}`;
+  for (const digest of [...rec.layers, rec.id]) {
+    const data = blob(digest);
+    assert.equal("sha256:" + createHash("sha256").update(data).digest("hex"), digest);
+    const start = await fetch(`${base}/blobs/uploads/`, { method: "POST" });
+    assert.equal(start.status, 202);
+    const loc = new URL(start.headers.get("location")!, base);
+    loc.searchParams.set("digest", digest);
+    const put = await fetch(loc, { method: "PUT", body: new Uint8Array(data) });
+    assert.equal(put.status, 201, await put.text());
+  }
+  const manifest = blob(rec.manifestDigest);
+  const mediaType = (JSON.parse(manifest.toString()) as { mediaType: string }).mediaType;
+  const put = await fetch(`${base}/manifests/${tag}`, {
+    method: "PUT",
+    headers: { "content-type": mediaType },
+    body: new Uint8Array(manifest),
+  });
+  assert.equal(put.status, 201, await put.text());
+}

@@ -35,6 +35,21 @@ class Limit extends Transform {
   }
 }
 
+/**
+ * Completes a tar that ends without its padding and end-of-archive blocks: the docker CLI sends
+ * such a tar when it adds a Dockerfile from outside the context (Go's reader accepts it).
+ */
+class TarEnd extends Transform {
+  private n = 0;
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    this.n += chunk.length;
+    cb(null, chunk);
+  }
+  override _flush(cb: TransformCallback): void {
+    cb(null, Buffer.alloc(((512 - (this.n % 512)) % 512) + 1024));
+  }
+}
+
 /** Peeks at the first bytes of a stream to choose a decompressor (the API allows gzip, bzip2, xz). */
 async function decompressed(body: Readable): Promise<Readable> {
   const it = body[Symbol.asyncIterator]();
@@ -128,7 +143,7 @@ export async function unpackContext(body: Readable, dir: string, maxBytes: numbe
     }
   })();
   try {
-    await Promise.all([pipeline(input, new Limit(maxBytes), extract), done]);
+    await Promise.all([pipeline(input, new Limit(maxBytes), new TarEnd(), extract), done]);
   } catch (e) {
     extract.destroy();
     input.destroy();
