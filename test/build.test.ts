@@ -148,8 +148,11 @@ describe("docker build (legacy builder)", () => {
     assert.notEqual(r.code, 0, "a file deleted by RUN stays deleted");
     const id = (await ok(["image", "inspect", "build-basic:1", "--format", "{{.Id}}"])).trim();
     assert.equal(id.slice(7, 19), built[1]);
-    // no intermediate container left behind
+    // no intermediate container left behind; intermediate images only show with -a
     assert.equal((await ok(["ps", "-a", "-q"])).trim(), "");
+    assert.doesNotMatch(await ok(["images"]), /<none>/);
+    const all = (await ok(["images", "-a", "--format", "{{.Repository}}"])).trim().split("\n");
+    assert.equal(all.filter((r) => r === "<none>").length, 4, "one image per step between FROM and the last");
     const history = await ok(["history", "--no-trunc", "--format", "{{.CreatedBy}}", "build-basic:1"]);
     assert.match(history, /^\/bin\/sh -c #\(nop\) {2}CMD \["sh" "\/app\/greet.sh"\]$/m);
     assert.match(history, /^\/bin\/sh -c echo "\$GREETING from run"/m);

@@ -71,7 +71,7 @@ export const imageRoutes: Route[] = [
     "GET",
     "/images/json",
     (ctx) => {
-      ctx.send(200, ctx.engine.listImages(parseFilters(ctx.str("filters"))));
+      ctx.send(200, ctx.engine.listImages(parseFilters(ctx.str("filters")), ctx.bool("all")));
     },
   ],
   ["POST", "/images/create", createImage],
