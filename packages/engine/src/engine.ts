@@ -212,7 +212,8 @@ export class Engine {
     let list = this.images.list();
     // untagged images with children are build intermediates: dockerd lists them only with -a
     const parents = new Set(list.map((i) => i.parent).filter(Boolean));
-    if (!all) list = list.filter((i) => i.repoTags.length > 0 || i.repoDigests.length > 0 || !parents.has(i.id));
+    if (!all)
+      list = list.filter((i) => i.repoTags.length > 0 || i.repoDigests.length > 0 || !parents.has(i.id));
     const dangling = filters.get("dangling")?.[0];
     if (dangling !== undefined)
       list = list.filter((i) => (i.repoTags.length === 0) === (dangling === "true" || dangling === "1"));
