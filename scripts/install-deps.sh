@@ -15,6 +15,8 @@ PACKAGES=(
   ca-certificates
   iproute2
   curl             # used by registry.sh / test-env.sh health checks
+  bzip2            # builder tests: bzip2-compressed build contexts
+  xz-utils         # builder tests: xz-compressed build contexts
 )
 
 missing=()

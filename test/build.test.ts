@@ -1,7 +1,7 @@
 // The legacy builder through the docker CLI (DOCKER_BUILDKIT=0) and raw API requests.
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
@@ -317,6 +317,7 @@ describe("docker build (legacy builder)", () => {
         "COPY --chown=1000:1000 conf/ /etc/app/",
         "COPY *.txt /texts/",
         "ADD bundle.tar /opt/",
+        "ADD bundle.tar.bz2 bundle.tar.xz /compressed/",
       ].join("\n"),
       "conf/a.conf": "a",
       "conf/sub/b.conf": "b",
@@ -325,6 +326,11 @@ describe("docker build (legacy builder)", () => {
       "other.md": "no",
     });
     writeFileSync(path.join(dir, "bundle.tar"), archive);
+    writeFileSync(path.join(dir, "bundle.tar.bz2"), execFileSync("bzip2", ["-c"], { input: archive }));
+    writeFileSync(
+      path.join(dir, "bundle.tar.xz"),
+      execFileSync("xz", ["-c"], { input: await tarOf([{ name: "pkg/other", content: "xz\n" }]) }),
+    );
     await buildOk(dir, ["-t", "build-copy"]);
     const out = await ok([
       "run",
@@ -332,9 +338,9 @@ describe("docker build (legacy builder)", () => {
       "build-copy",
       "sh",
       "-c",
-      "cat /etc/app/a.conf /etc/app/sub/b.conf; echo; ls /texts; cat /opt/pkg/readme",
+      "cat /etc/app/a.conf /etc/app/sub/b.conf; echo; ls /texts; cat /opt/pkg/readme /compressed/pkg/readme /compressed/pkg/other",
     ]);
-    assert.equal(out, "ab\none.txt\ntwo.txt\nfrom the archive\n");
+    assert.equal(out, "ab\none.txt\ntwo.txt\nfrom the archive\nfrom the archive\nxz\n");
     // owners as `docker cp` reports them in the tar headers
     await ok(["create", "--name", "build-copy-c", "build-copy", "true"]);
     const owners = await tarOwners(await dockerBuffer(["cp", "build-copy-c:/etc/app", "-"]));

@@ -128,6 +128,7 @@ export class BuildCache {
   /**
    * Forgets every cached step and deletes the intermediate images that are untagged, unused by
    * containers and not the parent of another image (leaves first, so chains go entirely).
+   * SpaceReclaimed counts the layers of the images deleted.
    */
   async prune(
     _all: boolean,
@@ -148,11 +149,12 @@ export class BuildCache {
         if (img.repoTags.length || inUse.has(id) || hasChild) continue;
         reclaimed += this.stepSize(r);
         await this.images.remove(id, { force: true });
-        deleted.push(r.key.slice(0, 25));
         candidates.delete(id);
         progress = true;
       }
     }
+    // every cached step is forgotten; images still needed (tagged, in use, parents) stay as images
+    for (const r of this.records.values()) deleted.push(r.key.slice(0, 25));
     this.records.clear();
     await this.save();
     return { CachesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed };

@@ -2,11 +2,11 @@ import fs, { promises as fsp } from "node:fs";
 import path from "node:path";
 import { Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import * as zlib from "node:zlib";
 import dockerignore from "@balena/dockerignore";
 import tar from "tar-stream";
 import { badRequest, DockerError } from "@sockerless/api";
 import { cleanEntryName } from "@sockerless/images";
+import { decompress, detectCompression } from "./decompress.js";
 
 /** A build context unpacked into a private directory. */
 export interface BuildContext {
@@ -51,7 +51,7 @@ class TarEnd extends Transform {
 }
 
 /** Peeks at the first bytes of a stream to choose a decompressor (the API allows gzip, bzip2, xz). */
-async function decompressed(body: Readable): Promise<Readable> {
+async function decompressed(body: Readable, maxBytes: number): Promise<Readable> {
   const it = body[Symbol.asyncIterator]();
   let head = Buffer.alloc(0);
   while (head.length < 6) {
@@ -67,15 +67,7 @@ async function decompressed(body: Readable): Promise<Readable> {
       yield r.value as Buffer;
     }
   })();
-  const src = Readable.from(rest, { objectMode: false });
-  if (head[0] === 0x1f && head[1] === 0x8b) return src.pipe(zlib.createGunzip());
-  if (head.subarray(0, 3).toString("latin1") === "BZh") {
-    throw badRequest("build context compressed with bzip2 is not supported: send it as a plain or gzip tar");
-  }
-  if (head[0] === 0xfd && head.subarray(1, 6).toString("latin1") === "7zXZ\0") {
-    throw badRequest("build context compressed with xz is not supported: send it as a plain or gzip tar");
-  }
-  return src;
+  return decompress(detectCompression(head), Readable.from(rest, { objectMode: false }), maxBytes);
 }
 
 function writeEntry(dir: string, header: tar.Header, rel: string, stream: Readable): Promise<void> {
@@ -125,7 +117,7 @@ function writeEntry(dir: string, header: tar.Header, rel: string, stream: Readab
  * hostile, and a build from a partial context would be wrong.
  */
 export async function unpackContext(body: Readable, dir: string, maxBytes: number): Promise<void> {
-  const input = await decompressed(body);
+  const input = await decompressed(body, maxBytes);
   const extract = tar.extract();
   const done = (async () => {
     for await (const entry of extract) {

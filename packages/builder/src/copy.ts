@@ -2,11 +2,14 @@ import { createHash } from "node:crypto";
 import fs, { promises as fsp } from "node:fs";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
-import * as zlib from "node:zlib";
 import picomatch from "picomatch";
 import tar from "tar-stream";
 import { badRequest } from "@sockerless/api";
 import { cleanEntryName } from "@sockerless/images";
+import { decompress, detectCompression, type Compression } from "./decompress.js";
+
+/** Upper bound of an xz archive that ADD decodes in memory. */
+const MAX_ARCHIVE = 1024 ** 3;
 
 /**
  * COPY and ADD: sources are resolved inside their root (the build context, or another stage's or
@@ -123,28 +126,21 @@ function hashTree(root: string, rel: string, h: ReturnType<typeof createHash>): 
   h.update("\0");
 }
 
-type Compression = "gzip" | "bzip2" | "xz" | "none";
-
-/** A local archive ADD extracts: a tar, optionally gzip-compressed (bzip2 and xz are refused clearly). */
+/** A local archive ADD extracts: a tar, plain or gzip/bzip2/xz-compressed. */
 function archiveKind(file: string): Compression | undefined {
   const fd = fs.openSync(file, "r");
   try {
     const b = Buffer.alloc(512);
     const n = fs.readSync(fd, b, 0, 512, 0);
-    if (n >= 2 && b[0] === 0x1f && b[1] === 0x8b) return "gzip";
-    if (n >= 3 && b.toString("latin1", 0, 3) === "BZh") return "bzip2";
-    if (n >= 6 && b[0] === 0xfd && b.toString("latin1", 1, 6) === "7zXZ\0") return "xz";
-    if (n >= 262 && b.toString("latin1", 257, 262) === "ustar") return "none";
-    return undefined;
+    const kind = detectCompression(b.subarray(0, n));
+    if (kind !== "none") return kind;
+    return n >= 262 && b.toString("latin1", 257, 262) === "ustar" ? "none" : undefined;
   } finally {
     fs.closeSync(fd);
   }
 }
 
 async function extractArchive(file: string, kind: Compression, destDir: string): Promise<void> {
-  if (kind === "bzip2" || kind === "xz") {
-    throw badRequest(`ADD failed: ${kind}-compressed archives are not supported; use a plain or gzip tar`);
-  }
   const extract = tar.extract();
   const done = (async () => {
     for await (const entry of extract) {
@@ -172,11 +168,8 @@ async function extractArchive(file: string, kind: Compression, destDir: string):
       } else entry.resume();
     }
   })();
-  const src = fs.createReadStream(file);
-  await Promise.all([
-    kind === "gzip" ? pipeline(src, zlib.createGunzip(), extract) : pipeline(src, extract),
-    done,
-  ]);
+  const src = await decompress(kind, fs.createReadStream(file), MAX_ARCHIVE);
+  await Promise.all([pipeline(src, extract), done]);
 }
 
 /** Copies a tree into staging: directories recursively, symlinks as links, files with their mode and mtime. */

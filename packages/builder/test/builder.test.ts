@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -145,6 +146,14 @@ describe("build context", () => {
       assert.equal(ctx.dockerfile, "FROM x");
       assert.deepEqual(readdirSync(dir).sort(), [".dockerignore", "Dockerfile", "sub"]);
       assert.deepEqual(readdirSync(path.join(dir, "sub")), ["keep"]);
+    }
+  });
+  test("bzip2 and xz contexts unpack (the compressors are Debian's bzip2 and xz-utils)", async () => {
+    const body = await tarOf([{ name: "Dockerfile", content: "FROM compressed" }]);
+    for (const tool of ["bzip2", "xz"]) {
+      const dir = tmpDir();
+      await unpackContext(Readable.from([execFileSync(tool, ["-c"], { input: body })]), dir, 1 << 20);
+      assert.equal((await prepareContext(dir, "Dockerfile")).dockerfile, "FROM compressed");
     }
   });
   test("entries outside the context and oversized contexts are refused", async () => {
