@@ -3,13 +3,24 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { execFileSync, spawn } from "node:child_process";
 import http from "node:http";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import tar from "tar-stream";
 import { createHash } from "node:crypto";
 import { readFileSync, readdirSync } from "node:fs";
-import { BUSYBOX, HELLO, REGISTRY, cleanup, docker, dockerOk, startDaemon, type Daemon } from "./helpers.js";
+import {
+  BUSYBOX,
+  HELLO,
+  REGISTRY,
+  cleanup,
+  docker,
+  dockerOk,
+  startDaemon,
+  until,
+  type Daemon,
+} from "./helpers.js";
 
 let d: Daemon;
 const dirs: string[] = [];
@@ -40,12 +51,14 @@ async function buildOk(dir: string, args: string[] = []): Promise<string> {
 }
 
 /** POST /build with a raw body; returns status and body. */
-function postBuild(query: string, body: Buffer): Promise<{ status: number; body: string }> {
+const postBuild = (query: string, body: Buffer) => post(`/v1.44/build?${query}`, body);
+
+function post(urlPath: string, body: Buffer): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
         socketPath: d.host.slice("unix://".length),
-        path: `/v1.44/build?${query}`,
+        path: urlPath,
         method: "POST",
         headers: { "Content-Type": "application/x-tar", "Content-Length": body.length },
       },
@@ -417,6 +430,39 @@ describe("docker build (legacy builder)", () => {
     );
     assert.equal(res.status, 400);
     assert.match(res.body, /DOCKER_BUILDKIT=0/);
+    const session = await post("/v1.44/session", Buffer.alloc(0));
+    assert.equal(session.status, 501);
+    assert.match(session.body, /BuildKit is not supported by Sockerless.*DOCKER_BUILDKIT=0/);
+  });
+
+  test("a client that goes away stops the build and its RUN container", async () => {
+    const body = await tarOf([
+      { name: "Dockerfile", content: `FROM ${BUSYBOX}\nRUN echo started; sleep 60\n` },
+    ]);
+    const containersBefore = await ok(["ps", "-a", "-q"]);
+    await new Promise<void>((resolve, reject) => {
+      const sock = net.connect(d.host.slice("unix://".length));
+      sock.write(
+        `POST /v1.44/build?t=build-cancel HTTP/1.1\r\nHost: docker\r\nContent-Type: application/x-tar\r\nContent-Length: ${body.length}\r\n\r\n`,
+      );
+      sock.write(body);
+      let text = "";
+      sock.on("data", (c: Buffer) => {
+        text += c.toString();
+        if (text.includes('{"stream":"started\\n"}')) {
+          sock.destroy(); // the client goes away while the step runs
+          resolve();
+        }
+      });
+      sock.on("error", reject);
+      setTimeout(() => reject(new Error("the RUN step did not start")), 20_000);
+    });
+    await until(
+      async () => (await ok(["ps", "-a", "-q"])) === containersBefore,
+      "the RUN container to go",
+      20_000,
+    );
+    assert.equal((await run(["image", "inspect", "build-cancel"])).code, 1);
   });
 
   test("build cache shows in system df and build prune empties it", async () => {

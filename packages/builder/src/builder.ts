@@ -40,6 +40,8 @@ export interface BuildOptions {
   networkMode?: string;
   /** X-Registry-Config: credentials per registry, for FROM pulls. */
   auth: Record<string, RegistryAuth>;
+  /** Aborted when the client goes away: the build stops and its running step's container goes. */
+  signal?: AbortSignal;
 }
 
 /** A JSON message of the build stream ({"stream"}, {"aux"}, {"status"...} or an error). */
@@ -219,6 +221,7 @@ class Run {
   }
 
   private stepLine(inst: Instruction): void {
+    this.opts.signal?.throwIfAborted();
     this.step++;
     this.out(`Step ${this.step}/${this.total} : ${inst.original}`);
     this.out("\n");
@@ -437,7 +440,11 @@ class Run {
       await this.engine.containers.remove(Id, { force: true, volumes: true });
     };
     let code: number;
+    // a client that went away stops the step: the process is killed and the container goes
+    const onAbort = () => void this.engine.containers.kill(Id, "SIGKILL").catch(() => undefined);
+    this.opts.signal?.addEventListener("abort", onAbort);
     try {
+      this.opts.signal?.throwIfAborted(); // gone while the container was being made
       const session = this.engine.containers.attach(
         Id,
         { stdin: false, stdout: true, stderr: true },
@@ -449,8 +456,14 @@ class Run {
       await this.engine.containers.start(Id);
       code = (await session.done) ?? this.engine.containers.get(Id).State.ExitCode;
     } catch (e) {
-      if (this.opts.forceRm) await remove().catch(() => undefined);
+      if (this.opts.forceRm || this.opts.signal?.aborted) await remove().catch(() => undefined);
       throw e;
+    } finally {
+      this.opts.signal?.removeEventListener("abort", onAbort);
+    }
+    if (this.opts.signal?.aborted) {
+      await remove().catch(() => undefined);
+      this.opts.signal.throwIfAborted();
     }
     if (code !== 0) {
       if (this.opts.forceRm) await remove().catch(() => undefined);

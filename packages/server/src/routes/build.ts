@@ -1,8 +1,9 @@
-import { badRequest, DockerError, notImplemented } from "@sockerless/api";
+import { badRequest, notImplemented } from "@sockerless/api";
 import { Builder, type BuildMessage, type BuildOptions } from "@sockerless/builder";
 import type { Engine } from "@sockerless/engine";
 import type { RegistryAuth } from "@sockerless/images";
 import type { Ctx } from "../context.js";
+import { unsupportedHandler } from "../unsupported.js";
 import type { Route } from "./index.js";
 
 const BUILDKIT_MESSAGE =
@@ -71,6 +72,16 @@ async function build(ctx: Ctx) {
   };
   const builder = await builderFor(ctx.engine);
   const res = ctx.mustRes();
+  const abort = new AbortController();
+  // watch the socket: the response reports "close" as soon as the fully read request is destroyed,
+  // and a client that leaves while a step prints nothing shows only as the end of its input (FIN)
+  const socket = ctx.req.socket;
+  const onGone = () => {
+    if (!res.writableFinished) abort.abort(new Error("build cancelled: the client went away"));
+  };
+  socket.on("close", onGone);
+  socket.on("end", onGone);
+  opts.signal = abort.signal;
   let started = false;
   const emit = (m: BuildMessage) => {
     if (!started) {
@@ -82,11 +93,13 @@ async function build(ctx: Ctx) {
   try {
     await builder.build(ctx.req, opts, emit);
   } catch (e) {
+    socket.off("close", onGone).off("end", onGone);
     if (!started) throw e;
     const message = e instanceof Error ? e.message : String(e);
     const code = (e as { code?: unknown }).code;
     emit({ errorDetail: { ...(typeof code === "number" ? { code } : {}), message }, error: message });
   }
+  socket.off("close", onGone).off("end", onGone);
   res.end();
 }
 
@@ -100,11 +113,5 @@ export const buildRoutes: Route[] = [
       ctx.send(200, await builder.prune(ctx.bool("all")));
     },
   ],
-  [
-    "POST",
-    "/session",
-    () => {
-      throw new DockerError(501, BUILDKIT_MESSAGE);
-    },
-  ],
+  ["POST", "/session", unsupportedHandler(BUILDKIT_MESSAGE)],
 ];
