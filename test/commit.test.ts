@@ -109,7 +109,7 @@ describe("docker commit", () => {
       "--since",
       "2m",
       "--until",
-      "0s",
+      String(Math.floor(Date.now() / 1000) + 1), // a moment after the commit, whatever the clock's second
       "--filter",
       "event=commit",
       "--format",
