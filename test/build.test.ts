@@ -485,6 +485,17 @@ describe("docker build (legacy builder)", () => {
     assert.equal(after.find((x) => x.Type === "Build Cache")?.TotalCount, "0");
     // tagged images survive a prune
     assert.equal(await ok(["run", "--rm", "build-basic:1", "cat", "/app/out.txt"]), "hello from run\n");
+    // an image prune keeps the intermediates below tagged images (their history stays known)
+    await ok(["image", "prune", "-f"]);
+    const ids = await ok(["history", "-q", "build-basic:1"]);
+    assert.doesNotMatch(ids, /<missing>\n[\s\S]*[0-9a-f]{12}/, "no known image below a missing one");
+    assert.equal(
+      ids
+        .trim()
+        .split("\n")
+        .filter((l) => l !== "<missing>").length,
+      6,
+    );
   });
 
   test("FROM pulls a missing image; -f names a Dockerfile outside the context", async () => {

@@ -420,9 +420,12 @@ export class ImageStore implements PullStore, CreateStore {
     return this.locked(async () => {
       const deleted: ImageDeleteResponseItem[] = [];
       let reclaimed = 0;
+      // like dockerd, a dangling-only prune looks at leaf images: build intermediates under a
+      // tagged image stay (they are its history and the build cache)
+      const parents = new Set([...this.images.values()].map((r) => r.parent).filter(Boolean));
       for (const rec of [...this.images.values()]) {
         if (inUse.has(rec.id)) continue;
-        if (danglingOnly && rec.repoTags.length > 0) continue;
+        if (danglingOnly && (rec.repoTags.length > 0 || parents.has(rec.id))) continue;
         if (until !== undefined) {
           const created = Date.parse(rec.created);
           if (Number.isNaN(created) || created > until) continue;
