@@ -375,6 +375,20 @@ describe("docker build (legacy builder)", () => {
     assert.match(r.stderr, /The command '\/bin\/sh -c exit 3' returned a non-zero code: 3/);
     const img = await run(["image", "inspect", "build-fail:1"]);
     assert.notEqual(img.code, 0, "no image tagged after a failure");
+    // like dockerd: --rm keeps the failed step's container for inspection, --force-rm removes it
+    const failed = await ok(["ps", "-a", "--filter", "status=exited", "--format", "{{.Command}}"]);
+    assert.match(failed, /exit 3/);
+    const before = await ok(["ps", "-a", "-q"]);
+    const forced = await build(dir, ["--force-rm", "-t", "build-fail:2"]);
+    assert.equal(forced.code, 3);
+    assert.equal(await ok(["ps", "-a", "-q"]), before);
+    // --rm=false keeps the containers of successful steps
+    const keep = context({ Dockerfile: `FROM ${BUSYBOX}\nRUN echo kept > /k\n` });
+    const out = await buildOk(keep, ["--rm=false", "--no-cache"]);
+    assert.doesNotMatch(out, /Removing intermediate container/);
+    const id = /Running in ([0-9a-f]{12})/.exec(out)![1];
+    assert.match(await ok(["ps", "-a", "-q"]), new RegExp(id));
+    await ok(["rm", id]);
   });
 
   test("an unknown instruction is a parse error naming its line; nothing is built", async () => {
