@@ -512,6 +512,44 @@ describe("docker build (legacy builder)", () => {
     );
   });
 
+  test("docker-compose (v1, through docker-py) builds a service image with build args", async () => {
+    const dir = context({
+      Dockerfile: `FROM ${BUSYBOX}\nARG FLAVOR=plain\nRUN echo "compose-$FLAVOR" > /flavor\nCMD ["cat", "/flavor"]\n`,
+      "docker-compose.yml": [
+        'version: "2.4"',
+        "services:",
+        "  app:",
+        "    build:",
+        "      context: .",
+        "      args:",
+        "        FLAVOR: spicy",
+        "      labels:",
+        "        built.by: compose",
+        "    image: build-compose:1",
+        "",
+      ].join("\n"),
+    });
+    const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const p = spawn("docker-compose", ["--no-ansi", "build"], {
+        cwd: dir,
+        env: { ...process.env, DOCKER_HOST: d.host, COMPOSE_DOCKER_CLI_BUILD: "0" },
+      });
+      let out = "";
+      p.stdout.on("data", (c) => (out += c));
+      p.stderr.on("data", (c) => (out += c));
+      p.on("close", (code) => resolve({ code, out }));
+    });
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /Successfully tagged build-compose:1/);
+    assert.equal(await ok(["run", "--rm", "build-compose:1"]), "compose-spicy\n");
+    assert.equal(
+      (
+        await ok(["image", "inspect", "build-compose:1", "--format", '{{index .Config.Labels "built.by"}}'])
+      ).trim(),
+      "compose",
+    );
+  });
+
   test("FROM pulls a missing image; -f names a Dockerfile outside the context", async () => {
     const dir = context({ "data.txt": "payload\n" });
     const elsewhere = context({

@@ -336,14 +336,9 @@ class Run {
       this.opts.auth[ref.domain] ??
       this.opts.auth[`https://${ref.domain}`] ??
       (ref.domain === "docker.io" ? this.opts.auth["https://index.docker.io/v1/"] : undefined);
-    try {
-      return await this.engine.pull(name, undefined, auth, platform, (m: ProgressMessage) => {
-        if (!this.opts.quiet) this.emitRaw(m as BuildMessage);
-      });
-    } catch (e) {
-      if (local) return local;
-      throw e;
-    }
+    return this.engine.pull(name, undefined, auth, platform, (m: ProgressMessage) => {
+      if (!this.opts.quiet) this.emitRaw(m as BuildMessage);
+    });
   }
 
   private async dispatch(s: StageState, inst: Instruction): Promise<void> {
