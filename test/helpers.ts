@@ -126,7 +126,7 @@ const dockerConfig = mkdtempSync(path.join(os.tmpdir(), "sockerless-dockercfg-")
 export function docker(
   host: string,
   args: string[],
-  opts: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {},
+  opts: { input?: string | Buffer; timeoutMs?: number; env?: Record<string, string> } = {},
 ): Promise<Result> {
   return new Promise((resolve, reject) => {
     const p = spawn("docker", args, {

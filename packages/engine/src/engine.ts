@@ -1,11 +1,18 @@
 import { createWriteStream, promises as fsp } from "node:fs";
 import os from "node:os";
+import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { conflict, noSuchImage, notImplemented } from "@sockerless/api";
 import {
   ImageStore,
+  importImage,
+  loadImages,
+  login,
+  pushImage,
+  saveImages,
   type ImageConfig,
   type ImageRecord,
+  type Platform,
   type ProgressMessage,
   type RegistryAuth,
   type RegistryOptions,
@@ -205,6 +212,61 @@ export class Engine {
     const img = await this.images.pull(full, { auth, platform: plat, onProgress });
     this.events.emit("image", "pull", full, { name: full });
     return img;
+  }
+
+  /** docker push; an image event "push" like dockerd's. */
+  async push(
+    name: string,
+    tag: string | undefined,
+    auth: RegistryAuth | undefined,
+    onProgress: (m: ProgressMessage) => void,
+  ) {
+    await pushImage(this.images, name, tag, { auth, onProgress });
+    const full = tag ? `${name}:${tag}` : name;
+    this.events.emit("image", "push", full, { name: full });
+  }
+
+  /** docker save: a tar stream of the images. */
+  async save(names: string[]) {
+    const stream = await saveImages(this.images, names);
+    for (const n of names) this.events.emit("image", "save", n, { name: n });
+    return stream;
+  }
+
+  /** docker load: the lines dockerd prints ("Loaded image: x:y"); progress unless quiet. */
+  async load(input: Readable, onProgress?: (m: ProgressMessage) => void): Promise<string[]> {
+    const lines = await loadImages(this.images, input, { onProgress });
+    for (const l of lines) {
+      const m = /^Loaded image(?: ID)?: (.+)$/.exec(l);
+      const img = m && this.images.resolve(m[1]);
+      if (img) this.events.emit("image", "load", img.id, { name: m[1] });
+    }
+    return lines;
+  }
+
+  /** docker import: `src` is "-" (the body) or a URL; tagged repo:tag when repo is given. */
+  async importImage(
+    src: string,
+    body: Readable,
+    opts: {
+      config: ImageConfig;
+      message?: string;
+      repo?: string;
+      tag?: string;
+      platform?: Platform;
+      onProgress?: (m: ProgressMessage) => void;
+    },
+  ) {
+    if (opts.repo) this.images.checkTag(opts.repo, opts.tag); // a bad name fails before anything is stored
+    const img = await importImage(this.images, src, body, opts);
+    if (opts.repo) await this.tagImage(img.id, opts.repo, opts.tag);
+    this.events.emit("image", "import", img.id, { name: img.id });
+    return img;
+  }
+
+  /** docker login: checks the credentials against the registry. */
+  login(auth: RegistryAuth) {
+    return login(auth, this.opts.registry);
   }
 
   listImages(filters: Filters, all = false) {

@@ -25,6 +25,11 @@ export {
 export { parseChallenges, type Challenge } from "./auth.js";
 export { unpackLayer, containedSymlinkTarget, cleanEntryName, type UnpackLayerResult } from "./unpack.js";
 export { pullImage, type PullOptions } from "./pull.js";
+export { pushImage, type PushOptions } from "./push.js";
+export { login, loginDomain } from "./login.js";
+export { saveImages } from "./save.js";
+export { loadImages, type LoadOptions } from "./load.js";
+export { importImage, type ImportOptions } from "./import.js";
 export { humanSize, progressBar } from "./progress.js";
 export { parseTimestamp, parseGoDuration, matchLabels } from "./filters.js";
 export { ImageStore } from "./store.js";

@@ -132,8 +132,35 @@ export class RegistryResponseError extends DockerError {
   }
 }
 
+/** The registry's error code and message of a failed response (distribution's errcode text). */
+export async function describeResponse(res: Response): Promise<{ code?: string; text: string }> {
+  const body = await res.text().catch(() => "");
+  let { code, text } = describeErrorBody(res.status, body);
+  const ch = pickChallenge(parseChallenges(res.headers.get("www-authenticate")));
+  if (ch?.scheme === "bearer" && (res.status === 401 || res.status === 403)) {
+    if (ch.params.error === "insufficient_scope") {
+      code = "DENIED";
+      text = `denied: ${ch.params.error_description || "requested access to the resource is denied"}`;
+    } else if (ch.params.error === "invalid_token") {
+      code = "UNAUTHORIZED";
+      text = `unauthorized: ${ch.params.error_description || "authentication required"}`;
+    }
+  }
+  return { code, text };
+}
+
 /** Marks an error that happened talking to an endpoint (network/ping), so a caller may fall back. */
 export class EndpointError extends DockerError {}
+
+/** A request body: bytes, or a factory of a byte stream (called again when the request is retried). */
+export type RequestBody = Buffer | (() => AsyncIterable<Uint8Array>);
+
+/** What a client asks the token server for: pull only, or pull and push (plus pull on mount sources). */
+export interface RegistryAccess {
+  push?: boolean;
+  /** Other repositories of the same registry to read from (cross-repository blob mounts). */
+  mountFrom?: string[];
+}
 
 /** An OCI distribution client for one repository on one endpoint, handling Basic and Bearer token auth. */
 export class RegistryClient {
@@ -148,12 +175,30 @@ export class RegistryClient {
     readonly repoPath: string,
     private readonly auth: RegistryAuth | undefined,
     private readonly signal?: AbortSignal,
+    private readonly access: RegistryAccess = {},
   ) {
     this.base = endpoint.base;
   }
 
   get scope(): string {
-    return `repository:${this.repoPath}:pull`;
+    return `repository:${this.repoPath}:${this.access.push ? "pull,push" : "pull"}`;
+  }
+
+  /** The token scopes to request: this repository, and pull on the mount sources. */
+  private get scopes(): string[] {
+    if (!this.repoPath) return []; // registry-wide (login)
+    return [this.scope, ...(this.access.mountFrom ?? []).map((r) => `repository:${r}:pull`)];
+  }
+
+  /** The base URL in use (after a redirected ping). */
+  get baseUrl(): string {
+    return this.base;
+  }
+
+  /** True when the registry asks for Basic auth and we have no credentials (dockerd's ErrNoBasicAuthCredentials). */
+  async lacksBasicCredentials(): Promise<boolean> {
+    await this.ping();
+    return this.challenge?.scheme === "basic" && !basicHeader(this.auth);
   }
 
   /** fetch with Go-style error wrapping: `Get "url": cause`. */
@@ -208,17 +253,25 @@ export class RegistryClient {
   /** An authorized request; on a 401 with a (new) challenge, re-authorizes once and retries. */
   async request(
     method: string,
-    pathAndQuery: string,
+    pathOrUrl: string,
     headers: Record<string, string> = {},
+    body?: RequestBody,
   ): Promise<Response> {
     await this.ping();
-    if (this.challenge && this.authorization === undefined)
-      await this.authorize(this.challenge, [this.scope]);
-    const url = `${this.base}${pathAndQuery}`;
+    if (this.challenge && this.authorization === undefined) await this.authorize(this.challenge, this.scopes);
+    const url = /^https?:\/\//.test(pathOrUrl) ? pathOrUrl : `${this.base}${pathOrUrl}`;
     const send = () => {
       const h: Record<string, string> = { ...headers };
-      if (this.authorization) h.authorization = this.authorization;
-      return this.rawFetch(url, { method, headers: h });
+      // credentials only go to the registry itself, not to another origin an upload URL names
+      if (this.authorization && new URL(url).origin === new URL(this.base).origin)
+        h.authorization = this.authorization;
+      const init: RequestInit & { duplex?: "half" } = { method, headers: h };
+      if (Buffer.isBuffer(body)) init.body = new Uint8Array(body) as unknown as BodyInit;
+      else if (body) {
+        init.body = body() as unknown as ReadableStream<Uint8Array>;
+        init.duplex = "half";
+      }
+      return this.rawFetch(url, init);
     };
     let res = await send();
     if (res.status === 401) {
@@ -227,8 +280,8 @@ export class RegistryClient {
       // retry unless the registry already told us the token lacks the scope
       if (ch && errorParam !== "insufficient_scope") {
         await res.arrayBuffer().catch(() => undefined);
-        const scopes = [this.scope];
-        if (ch.params.scope && ch.params.scope !== this.scope) scopes.push(ch.params.scope);
+        const scopes = this.scopes;
+        if (ch.params.scope && !scopes.includes(ch.params.scope)) scopes.push(ch.params.scope);
         this.challenge = ch;
         await this.authorize(ch, scopes);
         res = await send();
@@ -239,18 +292,7 @@ export class RegistryClient {
 
   /** Builds the error for a failed response, translated as dockerd's translatePullError does. */
   async responseError(res: Response, method: string, url: string, refForMsgs?: string): Promise<DockerError> {
-    const body = await res.text().catch(() => "");
-    let { code, text } = describeErrorBody(res.status, body);
-    const ch = pickChallenge(parseChallenges(res.headers.get("www-authenticate")));
-    if (ch?.scheme === "bearer" && (res.status === 401 || res.status === 403)) {
-      if (ch.params.error === "insufficient_scope") {
-        code = "DENIED";
-        text = `denied: ${ch.params.error_description || "requested access to the resource is denied"}`;
-      } else if (ch.params.error === "invalid_token") {
-        code = "UNAUTHORIZED";
-        text = `unauthorized: ${ch.params.error_description || "authentication required"}`;
-      }
-    }
+    const { code, text } = await describeResponse(res);
     if (refForMsgs !== undefined) {
       if (code === "DENIED") {
         return new RegistryResponseError(
@@ -302,5 +344,106 @@ export class RegistryClient {
     }
     if (!res.body) throw serverError(`GET blob ${digest}: empty response body`);
     return res;
+  }
+
+  // ---- push side ---------------------------------------------------------------------------------
+
+  /** A push-side failure: the registry's own message, as distribution's client reports it. */
+  private async pushError(res: Response): Promise<DockerError> {
+    const { code, text } = await describeResponse(res);
+    return new RegistryResponseError(500, text, res.status, code);
+  }
+
+  /** HEAD a blob: does this repository already have it? */
+  async hasBlob(digest: string): Promise<boolean> {
+    const res = await this.request("HEAD", `/v2/${this.repoPath}/blobs/${digest}`);
+    await res.arrayBuffer().catch(() => undefined);
+    if (res.status === 200) return true;
+    if (res.status === 404) return false;
+    throw await this.pushError(res);
+  }
+
+  /** Starts a blob upload session; returns its URL. */
+  async startUpload(): Promise<URL> {
+    const r = await this.postUpload("");
+    if (r === "mounted") throw serverError("registry answered an upload start with 201");
+    return r;
+  }
+
+  /**
+   * Asks the registry to mount `digest` from repository `from` of the same registry. Returns
+   * "mounted", or the URL of the normal upload session the registry opened instead.
+   */
+  mountBlob(digest: string, from: string): Promise<"mounted" | URL> {
+    return this.postUpload(`?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`);
+  }
+
+  private async postUpload(query: string): Promise<"mounted" | URL> {
+    const p = `/v2/${this.repoPath}/blobs/uploads/${query}`;
+    const res = await this.request("POST", p, { "content-length": "0" });
+    await res.arrayBuffer().catch(() => undefined);
+    if (query && res.status === 201) return "mounted";
+    if (res.status !== 202) throw await this.pushError(res);
+    return this.location(res, `${this.base}${p}`);
+  }
+
+  private location(res: Response, requestUrl: string): URL {
+    const loc = res.headers.get("location");
+    if (!loc) throw serverError(`registry did not return an upload location for ${this.repoPath}`);
+    return new URL(loc, requestUrl);
+  }
+
+  /** PATCHes one chunk (bytes start..start+len-1) to an upload session; returns the session's next URL. */
+  async uploadChunk(session: URL, body: RequestBody, start: number, length: number): Promise<URL> {
+    const res = await this.request(
+      "PATCH",
+      session.toString(),
+      {
+        "content-type": "application/octet-stream",
+        "content-length": String(length),
+        "content-range": `${start}-${start + length - 1}`,
+      },
+      body,
+    );
+    await res.arrayBuffer().catch(() => undefined);
+    if (res.status !== 202) throw await this.pushError(res);
+    return this.location(res, session.toString());
+  }
+
+  /** Completes an upload session with PUT ?digest= (carrying the whole blob when `body` is given). */
+  async finishUpload(
+    session: URL,
+    digest: string,
+    body?: { data: RequestBody; length: number },
+  ): Promise<void> {
+    const u = new URL(session);
+    u.searchParams.set("digest", digest);
+    const headers: Record<string, string> = {
+      "content-type": "application/octet-stream",
+      "content-length": String(body?.length ?? 0),
+    };
+    const res = await this.request("PUT", u.toString(), headers, body?.data);
+    await res.arrayBuffer().catch(() => undefined);
+    if (res.status !== 201 && res.status !== 204) throw await this.pushError(res);
+  }
+
+  /** PUTs a manifest under a tag; returns the digest the registry reports (or the body's). */
+  async putManifest(tag: string, body: Buffer, mediaType: string): Promise<string> {
+    const res = await this.request(
+      "PUT",
+      `/v2/${this.repoPath}/manifests/${tag}`,
+      { "content-type": mediaType, "content-length": String(body.length) },
+      body,
+    );
+    await res.arrayBuffer().catch(() => undefined);
+    if (res.status !== 201 && res.status !== 200) throw await this.pushError(res);
+    return res.headers.get("docker-content-digest") ?? sha256(body);
+  }
+
+  /** GET /v2/ with the credentials (and the token flow): does the registry accept them? */
+  async checkLogin(): Promise<{ status: number; url: string }> {
+    const res = await this.request("GET", "/v2/");
+    await res.arrayBuffer().catch(() => undefined);
+    return { status: res.status, url: `${this.base}/v2/` };
   }
 }

@@ -71,6 +71,10 @@ export interface ProgressMessage {
   progressDetail?: { current?: number; total?: number };
   error?: string;
   errorDetail?: { message: string };
+  /** Text output (load: "Loaded image: x:y\n"). */
+  stream?: string;
+  /** Extra result data (push: {Tag, Digest, Size}). */
+  aux?: unknown;
 }
 
 export interface Platform {

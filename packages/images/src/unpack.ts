@@ -37,7 +37,7 @@ const WHITEOUT_PREFIX = ".wh.";
 const WHITEOUT_OPAQUE = ".wh..wh..opq";
 const MAX_SYMLINK_HOPS = 255;
 
-type Compression = "gzip" | "zstd" | "none";
+export type Compression = "gzip" | "zstd" | "none";
 
 /** Detects the layer compression by its magic bytes. */
 export async function detectCompression(file: string): Promise<Compression> {
@@ -60,7 +60,7 @@ export async function detectCompression(file: string): Promise<Compression> {
   }
 }
 
-function decompressor(kind: Compression): Transform | undefined {
+export function decompressor(kind: Compression): Transform | undefined {
   if (kind === "gzip") return zlib.createGunzip({ chunkSize: 64 * 1024 });
   if (kind === "zstd") {
     const z = zlib as unknown as { createZstdDecompress?: () => Transform };

@@ -82,9 +82,26 @@ export interface Registry {
   stop(): Promise<void>;
 }
 
-export async function startRegistry(): Promise<Registry> {
+/** A bcrypt htpasswd line for the registry's htpasswd auth. */
+export async function htpasswdLine(user: string, password: string): Promise<string> {
+  const bcrypt = await import("bcryptjs");
+  return `${user}:${bcrypt.hashSync(password, 6)}\n`;
+}
+
+/** Starts Debian's docker-registry on an ephemeral port; with `htpasswd`, Basic auth is required. */
+export async function startRegistry(opts: { htpasswd?: string } = {}): Promise<Registry> {
   const dir = await tmpDir("sockerless-registry-");
   const port = await freePort();
+  const auth: string[] = [];
+  if (opts.htpasswd !== undefined) {
+    await fsp.writeFile(path.join(dir, "htpasswd"), opts.htpasswd);
+    auth.push(
+      "auth:",
+      "  htpasswd:",
+      "    realm: sockerless-test",
+      `    path: ${path.join(dir, "htpasswd")}`,
+    );
+  }
   const config = [
     "version: 0.1",
     "log:",
@@ -98,6 +115,7 @@ export async function startRegistry(): Promise<Registry> {
     "    enabled: true",
     "http:",
     `  addr: 127.0.0.1:${port}`,
+    ...auth,
     "",
   ].join("\n");
   await fsp.writeFile(path.join(dir, "config.yml"), config);
@@ -111,7 +129,7 @@ export async function startRegistry(): Promise<Registry> {
   for (;;) {
     try {
       const res = await fetch(`${base}/v2/`);
-      if (res.status === 200) break;
+      if (res.status === 200 || (opts.htpasswd !== undefined && res.status === 401)) break;
     } catch {
       // not up yet
     }
@@ -270,8 +288,10 @@ export async function pushIndex(
 export interface Front {
   host: string;
   base: string;
-  tokenRequests: { authorization?: string; query: Record<string, string> }[];
+  tokenRequests: { authorization?: string; query: Record<string, string>; scopes: string[] }[];
   requests: string[];
+  /** Body size of each request in `requests`. */
+  requestSizes: number[];
   stop(): Promise<void>;
 }
 
@@ -292,6 +312,7 @@ export async function startFront(
   const validTokens = new Set<string>();
   const tokenRequests: Front["tokenRequests"] = [];
   const requests: string[] = [];
+  const requestSizes: number[] = [];
   const basicOk = (h: string | undefined) => {
     if (!h?.startsWith("Basic ")) return undefined;
     const [u, p] = Buffer.from(h.slice(6), "base64").toString().split(":");
@@ -301,10 +322,15 @@ export async function startFront(
     void (async () => {
       const url = new URL(req.url ?? "/", base);
       requests.push(`${req.method} ${url.pathname}`);
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      const reqBody = Buffer.concat(chunks);
+      requestSizes.push(reqBody.length);
       if (url.pathname === "/token") {
         tokenRequests.push({
           authorization: req.headers.authorization,
           query: Object.fromEntries(url.searchParams.entries()),
+          scopes: url.searchParams.getAll("scope"),
         });
         const user = basicOk(req.headers.authorization);
         if (!user) {
@@ -343,8 +369,17 @@ export async function startFront(
         return;
       }
       const headers: Record<string, string> = {};
-      if (req.headers.accept) headers.accept = req.headers.accept;
-      const up = await fetch(`${backend}${url.pathname}${url.search}`, { method: req.method, headers });
+      for (const h of ["accept", "content-type", "content-range"]) {
+        const v = req.headers[h];
+        if (typeof v === "string") headers[h] = v;
+      }
+      const up = await fetch(`${backend}${url.pathname}${url.search}`, {
+        method: req.method,
+        headers,
+        ...(reqBody.length > 0 || req.method === "PUT" || req.method === "PATCH"
+          ? { body: new Uint8Array(reqBody) }
+          : {}),
+      });
       let body = Buffer.from(await up.arrayBuffer());
       if (opts.tamperDigest && url.pathname.endsWith(`/blobs/${opts.tamperDigest}`) && body.length > 0) {
         body = Buffer.from(body);
@@ -353,7 +388,7 @@ export async function startFront(
       const outHeaders: Record<string, string> = {};
       up.headers.forEach((v, k) => {
         if (!["content-length", "transfer-encoding", "connection", "content-encoding"].includes(k))
-          outHeaders[k] = v;
+          outHeaders[k] = k === "location" ? v.replace(backend, base) : v;
       });
       res.writeHead(up.status, outHeaders);
       res.end(body);
@@ -368,6 +403,7 @@ export async function startFront(
     base,
     tokenRequests,
     requests,
+    requestSizes,
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -1,12 +1,14 @@
 import { badRequest, DockerError, notFound, notImplemented } from "@sockerless/api";
 import { applyCommitChanges } from "@sockerless/builder";
 import { parseFilters, type ContainerConfig } from "@sockerless/engine";
-import type { ProgressMessage, RegistryAuth } from "@sockerless/images";
+import { parsePlatform, type ImageConfig, type ProgressMessage, type RegistryAuth } from "@sockerless/images";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import type { Ctx } from "../context.js";
 import type { Route } from "./index.js";
 import { unsupportedHandler } from "../unsupported.js";
 
-function registryAuth(ctx: Ctx): RegistryAuth | undefined {
+export function registryAuth(ctx: Ctx): RegistryAuth | undefined {
   const h = ctx.req.headers["x-registry-auth"];
   if (typeof h !== "string" || !h) return undefined;
   try {
@@ -18,11 +20,11 @@ function registryAuth(ctx: Ctx): RegistryAuth | undefined {
   }
 }
 
-/** POST /images/create: pull with a JSON progress stream. Errors before any output get a status code. */
-async function createImage(ctx: Ctx) {
-  const fromImage = ctx.str("fromImage");
-  if (ctx.str("fromSrc") !== undefined) throw notImplemented("image import is not implemented yet");
-  if (!fromImage) throw badRequest("fromImage is required");
+/**
+ * Runs `fn` with a writer of JSON progress messages: errors before any output get a status code,
+ * later ones an errorDetail message in the stream (as dockerd).
+ */
+export async function jsonStream(ctx: Ctx, fn: (write: (m: ProgressMessage) => void) => Promise<void>) {
   const res = ctx.mustRes();
   let started = false;
   const write = (m: ProgressMessage) => {
@@ -33,12 +35,13 @@ async function createImage(ctx: Ctx) {
     res.write(JSON.stringify(m) + "\r\n");
   };
   try {
-    await ctx.engine.pull(fromImage, ctx.str("tag"), registryAuth(ctx), ctx.str("platform"), write);
+    await fn(write);
   } catch (e) {
     if (!started) throw e;
     const message = e instanceof Error ? e.message : String(e);
     res.write(JSON.stringify({ errorDetail: { message }, error: message }) + "\r\n");
   }
+  if (!started) res.writeHead(200, { "Content-Type": "application/json" });
   res.end();
 }
 
@@ -56,6 +59,57 @@ async function commit(ctx: Ctx) {
     comment: ctx.str("comment") || undefined,
   });
   ctx.send(201, res);
+}
+
+/** POST /images/create: pull with a JSON progress stream. */
+async function createImage(ctx: Ctx) {
+  const fromImage = ctx.str("fromImage");
+  const fromSrc = ctx.str("fromSrc");
+  if (fromSrc !== undefined) return importImage(ctx, fromSrc);
+  if (!fromImage) throw badRequest("fromImage is required");
+  await jsonStream(ctx, (write) =>
+    ctx.engine
+      .pull(fromImage, ctx.str("tag"), registryAuth(ctx), ctx.str("platform"), write)
+      .then(() => undefined),
+  );
+}
+
+/** POST /images/create?fromSrc=: docker import of the body ("-") or a URL, with `changes`. */
+async function importImage(ctx: Ctx, fromSrc: string) {
+  if (!fromSrc) throw badRequest("fromSrc is required");
+  const config = applyCommitChanges<ImageConfig>({}, ctx.query.getAll("changes"));
+  const platform = ctx.str("platform") ? parsePlatform(ctx.str("platform") as string) : undefined;
+  await jsonStream(ctx, async (write) => {
+    const img = await ctx.engine.importImage(fromSrc, ctx.req, {
+      config,
+      message: ctx.str("message"),
+      repo: ctx.str("repo") || undefined,
+      tag: ctx.str("tag") || undefined,
+      platform,
+      onProgress: write,
+    });
+    write({ status: img.id });
+  });
+}
+
+/** POST /images/load: docker load; "Loaded image: x:y" lines as dockerd's JSON stream. */
+async function loadImages(ctx: Ctx) {
+  const quiet = ctx.bool("quiet");
+  await jsonStream(ctx, async (write) => {
+    const lines = await ctx.engine.load(ctx.req, quiet ? undefined : write);
+    for (const l of lines) write({ stream: `${l}\n` });
+  });
+}
+
+/** Streams a tar to the client (application/x-tar). */
+async function sendTar(ctx: Ctx, tar: Readable) {
+  const res = ctx.mustRes();
+  res.writeHead(200, { "Content-Type": "application/x-tar" });
+  try {
+    await pipeline(tar, res);
+  } catch {
+    res.destroy(); // the client sees a truncated stream, as with dockerd
+  }
 }
 
 /** /images/{name}/{op}: names contain slashes, so the route is a wildcard parsed here. */
@@ -76,10 +130,20 @@ export const imageRoutes: Route[] = [
   ],
   ["POST", "/images/create", createImage],
   ["POST", "/commit", commit],
+  ["POST", "/images/load", loadImages],
   [
     "POST",
     "/images/prune",
     async (ctx) => ctx.send(200, await ctx.engine.pruneImages(parseFilters(ctx.str("filters")))),
+  ],
+  [
+    "GET",
+    "/images/get",
+    async (ctx) => {
+      const names = ctx.query.getAll("names");
+      if (names.length === 0) throw badRequest("no images specified (names)");
+      await sendTar(ctx, await ctx.engine.save(names));
+    },
   ],
   [
     "GET",
@@ -89,13 +153,13 @@ export const imageRoutes: Route[] = [
   [
     "GET",
     "/images/*",
-    (ctx) => {
+    async (ctx) => {
       const { name, op } = splitName(ctx.param("*"), ["json", "history", "get"]);
       const img = ctx.engine.images.resolve(name);
+      if (op === "get") return sendTar(ctx, await ctx.engine.save([name]));
       if (!img) throw new DockerError(404, `No such image: ${name}`);
       if (op === "json") return ctx.send(200, ctx.engine.images.inspect(img.id));
       if (op === "history") return ctx.send(200, ctx.engine.images.history(img.id));
-      if (op === "get") throw notImplemented("image save is not implemented yet");
       throw notFound(`page not found`);
     },
   ],
@@ -117,7 +181,9 @@ export const imageRoutes: Route[] = [
         await ctx.engine.tagImage(name, repo, ctx.str("tag"));
         return ctx.send(201);
       }
-      if (op === "push") throw notImplemented("image push is not implemented yet");
+      if (op === "push") {
+        return jsonStream(ctx, (write) => ctx.engine.push(name, ctx.str("tag"), registryAuth(ctx), write));
+      }
       throw notFound("page not found");
     },
   ],

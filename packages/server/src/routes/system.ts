@@ -1,5 +1,6 @@
 import { badRequest } from "@sockerless/api";
 import { API_VERSION, eventMatcher, parseFilters, parseTimeArg, type DockerEvent } from "@sockerless/engine";
+import type { RegistryAuth } from "@sockerless/images";
 import type { Ctx } from "../context.js";
 import { unsupportedHandler } from "../unsupported.js";
 import { builderFor } from "./build.js";
@@ -66,9 +67,7 @@ export const systemRoutes: Route[] = [
       ctx.send(200, { ...df, BuildCache: (await builderFor(ctx.engine)).diskUsage() });
     },
   ],
-  ["POST", "/auth", unsupported("registry login (POST /auth)")],
-  ["POST", "/images/load", unsupported("image load")],
-  ["GET", "/images/get", unsupported("image save")],
+  ["POST", "/auth", async (ctx) => ctx.send(200, await ctx.engine.login(await ctx.json<RegistryAuth>({})))],
   ["GET", "/distribution/*", unsupported("the distribution API")],
   ...["swarm", "nodes", "services", "tasks", "secrets", "configs", "plugins"].flatMap((p) =>
     (["GET", "POST", "DELETE"] as const).flatMap((m) => [
