@@ -113,6 +113,29 @@ describe("docker push", () => {
     assert.match(await slOk(["push", `${reg.host}/${P}/other:x`]), new RegExp(`: Mounted from ${P}/busybox`));
   });
 
+  test("a committed image pushes and runs on the reference engine", async () => {
+    await slOk(["run", "--name", `${P}-c`, BUSYBOX, "sh", "-c", "echo committed-here > /c.txt"]);
+    const name = `${reg.host}/${P}/committed:v1`;
+    await slOk(["commit", "-c", 'CMD ["cat", "/c.txt"]', `${P}-c`, name]);
+    await slOk(["rm", `${P}-c`]);
+    await sl(["login", "-u", "alice", "--password-stdin", reg.host], "s3cret\n");
+    const out = await slOk(["push", name]);
+    const digest = /v1: digest: (sha256:[a-f0-9]{64})/.exec(out)?.[1];
+    assert.ok(digest, out);
+    assert.match(
+      out,
+      new RegExp(`: Mounted from ${P}/busybox|: Layer already exists`),
+      "the base layer is reused",
+    );
+    const pull = await docker(REF as string, ["pull", name], {
+      env: { DOCKER_CONFIG: configWith("alice", "s3cret") },
+    });
+    assert.equal(pull.code, 0, pull.stderr);
+    refImages.push(name);
+    assert.match(pull.stdout, new RegExp(`Digest: ${digest}`));
+    assert.equal(await refOk(["run", "--rm", "--network", "none", name]), "committed-here\n");
+  });
+
   test("bad credentials: a clear error and nothing pushed", async () => {
     await slOk(["tag", BUSYBOX, `${reg.host}/${P}/denied:v1`]);
     const r = await docker(d.host, ["push", `${reg.host}/${P}/denied:v1`], {
@@ -277,6 +300,27 @@ describe("docker export and import", () => {
       await refOk(["run", "--rm", "--network", "none", `${P}-imp:ref`, "/bin/cat", "/marker"]),
       "exported-content\n",
     );
+  });
+
+  test("import with -c changes; a change import does not allow is refused", async () => {
+    await slOk([
+      "import",
+      "-c",
+      'CMD ["cat", "/marker"]',
+      "-c",
+      "ENV STAGE=imported",
+      exported,
+      `${P}-impc:1`,
+    ]);
+    assert.equal(await slOk(["run", "--rm", `${P}-impc:1`]), "exported-content\n");
+    assert.match(
+      await slOk(["image", "inspect", "--format", "{{json .Config.Env}}", `${P}-impc:1`]),
+      /"STAGE=imported"/,
+    );
+    const bad = await sl(["import", "-c", "RUN echo nope", exported, `${P}-impc:2`]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /Error response from daemon: run is not a valid change command/);
+    assert.equal((await sl(["image", "inspect", `${P}-impc:2`])).code, 1);
   });
 
   test("import from a URL (http on loopback); a URL that fails is a clear error", async () => {
