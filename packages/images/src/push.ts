@@ -5,7 +5,13 @@ import { shortId } from "./digest.js";
 import { parseManifest } from "./manifest.js";
 import { detailMessage, throttled, type ProgressFn } from "./progress.js";
 import { nameOfStoredRef, parseNamed, validateTag } from "./reference.js";
-import { EndpointError, RegistryClient, registryEndpoints, type RequestBody } from "./registry-client.js";
+import {
+  EndpointError,
+  RegistryClient,
+  RegistryResponseError,
+  registryEndpoints,
+  type RequestBody,
+} from "./registry-client.js";
 import type {
   ImageRecord,
   ParsedReference,
@@ -40,6 +46,7 @@ export interface PushStore {
 }
 
 export const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
+const UPLOAD_ATTEMPTS = 3;
 
 /** One blob to push: where it is on disk, and the id shown in progress. */
 interface PushBlob {
@@ -210,9 +217,27 @@ async function pushPlan(
       }
       session = r; // the registry could not mount and opened a normal upload instead
     }
-    await uploadBlob(client, l, session ?? (await client.startUpload()), chunkSize, (cur) =>
-      progress(detailMessage("Pushing", id, cur, l.desc.size)),
-    );
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await uploadBlob(client, l, session ?? (await client.startUpload()), chunkSize, (cur) =>
+          progress(detailMessage("Pushing", id, cur, l.desc.size)),
+        );
+        break;
+      } catch (err) {
+        // like dockerd's upload manager: a network failure or a 5xx is retried, in a new session
+        const transient =
+          err instanceof EndpointError || (err instanceof RegistryResponseError && err.httpStatus >= 500);
+        if (!transient || attempt >= UPLOAD_ATTEMPTS) throw err;
+        session = undefined;
+        log.warn({ digest: l.desc.digest, attempt, err: String(err) }, "layer upload failed, retrying");
+        progress({
+          status: `Retrying in ${attempt} second${attempt > 1 ? "s" : ""}`,
+          progressDetail: {},
+          id,
+        });
+        await new Promise((r) => setTimeout(r, attempt * 1000));
+      }
+    }
     progress({ status: "Pushed", progressDetail: {}, id });
   }
   if (!(await client.hasBlob(plan.config.desc.digest))) {

@@ -302,6 +302,8 @@ export async function startFront(
     users?: Record<string, string>;
     tamperDigest?: string;
     failManifests?: boolean;
+    /** answer the first this-many blob upload PUT/PATCH requests with a 503 */
+    failUploads?: number;
     /** answer blob GETs with a 307 to the backend (like registries redirecting to object storage) */
     redirectBlobs?: boolean;
   } = {},
@@ -361,6 +363,16 @@ export async function startFront(
       if (opts.redirectBlobs && url.pathname.includes("/blobs/")) {
         res.writeHead(307, { location: `${backend}${url.pathname}` });
         res.end();
+        return;
+      }
+      if (
+        opts.failUploads &&
+        (req.method === "PUT" || req.method === "PATCH") &&
+        url.pathname.includes("/blobs/uploads/")
+      ) {
+        opts.failUploads--;
+        res.writeHead(503, { "content-type": "application/json" });
+        res.end(JSON.stringify({ errors: [{ code: "UNAVAILABLE", message: "try again" }] }));
         return;
       }
       if (opts.failManifests && url.pathname.includes("/manifests/")) {

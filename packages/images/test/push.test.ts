@@ -198,6 +198,25 @@ describe("pushImage", () => {
     assert.equal(sha256(gunzipSync(layer)), rec.diffIds[0]);
   });
 
+  it("retries a failed upload in a new session, as dockerd does", async () => {
+    const store = await newStore();
+    const front = await startFront(dst.base, { failUploads: 1 });
+    try {
+      await store.pull(`${src.host}/src/small`);
+      await store.tag(`${src.host}/src/small`, `${front.host}/retry/small`, "1");
+      const msgs: ProgressMessage[] = [];
+      await pushImage(store, `${front.host}/retry/small`, "1", { onProgress: (m) => msgs.push(m) });
+      const id = small.layers[0].diffId.slice(7, 19);
+      const st = statuses(msgs);
+      assert.ok(st.indexOf(`Retrying in 1 second ${id}`) < st.indexOf(`Pushed ${id}`), String(st));
+      assert.ok(st.includes(`Retrying in 1 second ${id}`));
+      assert.equal(front.requests.filter((r) => r === "POST /v2/retry/small/blobs/uploads/").length, 3);
+      assert.ok((await manifestOf(dst.base, "retry/small", "1")).body.equals(small.manifest));
+    } finally {
+      await front.stop();
+    }
+  });
+
   it("asks the token server for pull,push (and pull on mount sources)", async () => {
     const store = await newStore();
     const front = await startFront(dst.base, { auth: "bearer" });
