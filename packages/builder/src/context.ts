@@ -5,8 +5,7 @@ import { pipeline } from "node:stream/promises";
 import dockerignore from "@balena/dockerignore";
 import tar from "tar-stream";
 import { badRequest, DockerError } from "@sockerless/api";
-import { cleanEntryName } from "@sockerless/images";
-import { decompress, detectCompression } from "./decompress.js";
+import { cleanEntryName, decompressedStream } from "@sockerless/images";
 
 /** A build context unpacked into a private directory. */
 export interface BuildContext {
@@ -48,26 +47,6 @@ class TarEnd extends Transform {
   override _flush(cb: TransformCallback): void {
     cb(null, Buffer.alloc(((512 - (this.n % 512)) % 512) + 1024));
   }
-}
-
-/** Peeks at the first bytes of a stream to choose a decompressor (the API allows gzip, bzip2, xz). */
-async function decompressed(body: Readable, maxBytes: number): Promise<Readable> {
-  const it = body[Symbol.asyncIterator]();
-  let head = Buffer.alloc(0);
-  while (head.length < 6) {
-    const r = await it.next();
-    if (r.done) break;
-    head = Buffer.concat([head, r.value as Buffer]);
-  }
-  const rest = (async function* () {
-    if (head.length) yield head;
-    for (;;) {
-      const r = await it.next();
-      if (r.done) return;
-      yield r.value as Buffer;
-    }
-  })();
-  return decompress(detectCompression(head), Readable.from(rest, { objectMode: false }), maxBytes);
 }
 
 function writeEntry(dir: string, header: tar.Header, rel: string, stream: Readable): Promise<void> {
@@ -117,7 +96,7 @@ function writeEntry(dir: string, header: tar.Header, rel: string, stream: Readab
  * hostile, and a build from a partial context would be wrong.
  */
 export async function unpackContext(body: Readable, dir: string, maxBytes: number): Promise<void> {
-  const input = await decompressed(body, maxBytes);
+  const input = await decompressedStream(body, maxBytes);
   const extract = tar.extract();
   const done = (async () => {
     for await (const entry of extract) {

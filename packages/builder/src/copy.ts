@@ -5,8 +5,7 @@ import { pipeline } from "node:stream/promises";
 import picomatch from "picomatch";
 import tar from "tar-stream";
 import { badRequest } from "@sockerless/api";
-import { cleanEntryName } from "@sockerless/images";
-import { decompress, detectCompression, type Compression } from "./decompress.js";
+import { cleanEntryName, compressionOf, decompress, type Compression } from "@sockerless/images";
 
 /** Upper bound of an xz archive that ADD decodes in memory. */
 const MAX_ARCHIVE = 1024 ** 3;
@@ -132,7 +131,7 @@ function archiveKind(file: string): Compression | undefined {
   try {
     const b = Buffer.alloc(512);
     const n = fs.readSync(fd, b, 0, 512, 0);
-    const kind = detectCompression(b.subarray(0, n));
+    const kind = compressionOf(b.subarray(0, n));
     if (kind !== "none") return kind;
     return n >= 262 && b.toString("latin1", 257, 262) === "ustar" ? "none" : undefined;
   } finally {

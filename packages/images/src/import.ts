@@ -3,7 +3,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DockerError, badRequest } from "@sockerless/api";
 import { detailMessage, throttled } from "./progress.js";
-import { decompressedStream } from "./load.js";
+import { decompressedStream } from "./compression.js";
 import type { ImageConfig, ImageRecord, Platform, ProgressMessage } from "./types.js";
 
 /** What `docker import` needs from the image store (createImage lands the layer). */

@@ -30,6 +30,7 @@ export { login, loginDomain } from "./login.js";
 export { saveImages } from "./save.js";
 export { loadImages, type LoadOptions } from "./load.js";
 export { importImage, type ImportOptions } from "./import.js";
+export { compressionOf, decompress, decompressedStream, type Compression } from "./compression.js";
 export { humanSize, progressBar } from "./progress.js";
 export { parseTimestamp, parseGoDuration, matchLabels } from "./filters.js";
 export { ImageStore } from "./store.js";

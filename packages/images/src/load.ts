@@ -11,7 +11,8 @@ import { MEDIA_TYPES } from "./manifest.js";
 import { hostPlatform, platformScore } from "./platform.js";
 import { detailMessage, throttled } from "./progress.js";
 import { familiarString, parseNamed } from "./reference.js";
-import { cleanEntryName, decompressor, unpackLayer, type Compression } from "./unpack.js";
+import { cleanEntryName, unpackLayer } from "./unpack.js";
+import { decompressedStream } from "./compression.js";
 import type { ImageRecord, ProgressMessage } from "./types.js";
 
 /** What `docker load` needs from the image store. */
@@ -82,39 +83,6 @@ class ExtractedArchive {
       return false;
     }
   }
-}
-
-function compressionOf(b: Buffer): Compression | "bzip2" | "xz" {
-  if (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b) return "gzip";
-  if (b.length >= 4 && b.readUInt32BE(0) === 0x28b52ffd) return "zstd";
-  if (b.length >= 3 && b.toString("latin1", 0, 3) === "BZh") return "bzip2";
-  if (b.length >= 6 && b[0] === 0xfd && b.toString("latin1", 1, 6) === "7zXZ\0") return "xz";
-  return "none";
-}
-
-/** The request body, decompressed when it is gzip (or zstd) like dockerd's DecompressStream. */
-export async function decompressedStream(input: Readable): Promise<Readable> {
-  const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  let head = Buffer.alloc(0);
-  let ended = false;
-  while (head.length < 6 && !ended) {
-    const r = await it.next();
-    if (r.done) ended = true;
-    else head = Buffer.concat([head, r.value]);
-  }
-  const rest = Readable.from(
-    (async function* () {
-      if (head.length) yield head;
-      if (ended) return;
-      for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
-    })(),
-  );
-  const kind = compressionOf(head);
-  if (kind === "bzip2" || kind === "xz") throw badRequest(`unsupported archive compression: ${kind}`);
-  const dec = decompressor(kind);
-  if (!dec) return rest;
-  rest.on("error", (e) => dec.destroy(e));
-  return rest.pipe(dec);
 }
 
 async function extract(input: Readable, dir: string): Promise<ExtractedArchive> {

@@ -6,7 +6,7 @@ import { log, noSuchImage, serverError } from "@sockerless/api";
 import { HashingStream, hexOf, sha256 } from "./digest.js";
 import { MEDIA_TYPES } from "./manifest.js";
 import { fullName, nameOfStoredRef, parseNamed } from "./reference.js";
-import { decompressor, detectCompression } from "./unpack.js";
+import { decompressor, fileCompression } from "./compression.js";
 import type { ImageRecord } from "./types.js";
 
 /** What `docker save` needs from the image store. */
@@ -70,7 +70,7 @@ interface LayerFile {
 
 async function uncompressedLayer(store: SaveStore, blob: string, diffId: string): Promise<LayerFile> {
   const file = store.blobPath(blob);
-  const kind = await detectCompression(file);
+  const kind = await fileCompression(file);
   if (kind === "none") return { diffId, file, size: (await fsp.stat(file)).size, temp: false };
   const tmp = store.tmpPath("save-");
   const hasher = new HashingStream();

@@ -1,11 +1,11 @@
 import * as fs from "node:fs";
-import { createReadStream, promises as fsp, type Stats } from "node:fs";
+import { createReadStream, type Stats } from "node:fs";
 import * as path from "node:path";
-import { Transform, type Readable, type TransformCallback } from "node:stream";
-import * as zlib from "node:zlib";
+import { Transform, type Duplex, type Readable, type TransformCallback } from "node:stream";
 import * as tar from "tar-stream";
 import { log, serverError } from "@sockerless/api";
 import { HashingStream } from "./digest.js";
+import { decompressor, fileCompression, type Compression } from "./compression.js";
 import { errnoCode } from "./fsutil.js";
 
 /**
@@ -37,37 +37,11 @@ const WHITEOUT_PREFIX = ".wh.";
 const WHITEOUT_OPAQUE = ".wh..wh..opq";
 const MAX_SYMLINK_HOPS = 255;
 
-export type Compression = "gzip" | "zstd" | "none";
-
-/** Detects the layer compression by its magic bytes. */
-export async function detectCompression(file: string): Promise<Compression> {
-  const fh = await fsp.open(file, "r");
-  try {
-    const buf = Buffer.alloc(6);
-    const { bytesRead } = await fh.read(buf, 0, 6, 0);
-    const b = buf.subarray(0, bytesRead);
-    if (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b) return "gzip";
-    if (b.length >= 4 && b[0] === 0x28 && b[1] === 0xb5 && b[2] === 0x2f && b[3] === 0xfd) return "zstd";
-    if (b.length >= 3 && b.toString("latin1", 0, 3) === "BZh") {
-      throw serverError("unsupported layer compression: bzip2");
-    }
-    if (b.length >= 6 && b[0] === 0xfd && b.toString("latin1", 1, 6) === "7zXZ\0") {
-      throw serverError("unsupported layer compression: xz");
-    }
-    return "none";
-  } finally {
-    await fh.close();
-  }
-}
-
-export function decompressor(kind: Compression): Transform | undefined {
-  if (kind === "gzip") return zlib.createGunzip({ chunkSize: 64 * 1024 });
-  if (kind === "zstd") {
-    const z = zlib as unknown as { createZstdDecompress?: () => Transform };
-    if (typeof z.createZstdDecompress === "function") return z.createZstdDecompress();
-    throw serverError("unsupported layer compression: zstd (needs Node.js >= 22.15)");
-  }
-  return undefined;
+/** Layers may be gzip, zstd or plain (the OCI layer media types); others are refused. */
+async function layerCompression(file: string): Promise<Compression> {
+  const kind = await fileCompression(file);
+  if (kind === "bzip2" || kind === "xz") throw serverError(`unsupported layer compression: ${kind}`);
+  return kind;
 }
 
 class Counter extends Transform {
@@ -473,13 +447,13 @@ export async function unpackLayer(
   blobFile: string,
   opts: UnpackLayerOptions = {},
 ): Promise<UnpackLayerResult> {
-  const compression = await detectCompression(blobFile);
+  const compression = await layerCompression(blobFile);
   const file = createReadStream(blobFile, { highWaterMark: 256 * 1024 });
   const counter = new Counter(opts.onProgress);
   const dec = decompressor(compression);
   const hasher = new HashingStream();
   const extract = tar.extract();
-  const chain: (Readable | Transform)[] = [file, counter, ...(dec ? [dec] : []), hasher];
+  const chain: (Readable | Transform | Duplex)[] = [file, counter, ...(dec ? [dec] : []), hasher];
   const fail = (err: unknown) => {
     for (const s of chain) s.destroy();
     extract.destroy(err instanceof Error ? err : new Error(String(err)));
