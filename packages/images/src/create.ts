@@ -2,6 +2,7 @@ import { createReadStream, createWriteStream, promises as fsp } from "node:fs";
 import { pipeline } from "node:stream/promises";
 import * as zlib from "node:zlib";
 import { badRequest, noSuchImage } from "@sockerless/api";
+import type { BlobStore } from "./record.js";
 import { copyTree } from "./copy-tree.js";
 import type { Descriptor, ImageConfigBlob, ImageManifest } from "./docker-types.js";
 import { HashingStream, sha256 } from "./digest.js";
@@ -31,16 +32,7 @@ export interface CreateImageInput {
 }
 
 /** What createImage needs from the store. */
-export interface CreateStore {
-  get(id: string): ImageRecord | undefined;
-  blobPath(digest: string): string;
-  hasBlob(digest: string): Promise<boolean>;
-  putBlob(digest: string, data: Buffer): Promise<void>;
-  tmpPath(prefix: string): string;
-  commitBlobFile(tmpFile: string, digest: string): Promise<void>;
-  pinBlobs(digests: string[]): () => void;
-  makeStagingDir(): Promise<string>;
-  installRootfs(id: string, staging: string): Promise<void>;
+export interface CreateStore extends BlobStore {
   rootfsPath(refOrId: string): Promise<string>;
   recordCreated(rec: ImageRecord): Promise<ImageRecord>;
 }

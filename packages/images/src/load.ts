@@ -13,20 +13,12 @@ import { detailMessage, throttled } from "./progress.js";
 import { familiarString, parseNamed } from "./reference.js";
 import { cleanEntryName, unpackLayer } from "./unpack.js";
 import { decompressedStream } from "./compression.js";
+import { recordFromConfig, type BlobStore } from "./record.js";
 import type { ImageRecord, ProgressMessage } from "./types.js";
 
 /** What `docker load` needs from the image store. */
-export interface LoadStore {
-  get(id: string): ImageRecord | undefined;
+export interface LoadStore extends BlobStore {
   resolve(refOrId: string): ImageRecord | undefined;
-  blobPath(digest: string): string;
-  hasBlob(digest: string): Promise<boolean>;
-  putBlob(digest: string, data: Buffer): Promise<void>;
-  tmpPath(prefix: string): string;
-  commitBlobFile(tmpFile: string, digest: string): Promise<void>;
-  pinBlobs(digests: string[]): () => void;
-  makeStagingDir(): Promise<string>;
-  installRootfs(id: string, staging: string): Promise<void>;
   recordCreated(rec: ImageRecord): Promise<ImageRecord>;
   tag(refOrId: string, repo: string, tag?: string): Promise<void>;
 }
@@ -238,22 +230,7 @@ async function stage(
     .map((t) => parseNamed(t))
     .filter((p) => p.digest === undefined)
     .map((p) => familiarString({ ...p, tag: p.tag ?? "latest" }));
-  const rec: ImageRecord = {
-    id,
-    repoTags: [],
-    repoDigests: [],
-    created: config.created ?? "",
-    architecture: config.architecture ?? "",
-    os: config.os ?? "",
-    config: config.config ?? {},
-    diffIds,
-    layers: [],
-    size: 0,
-    history: config.history ?? [],
-  };
-  if (config.variant) rec.variant = config.variant;
-  if (config.author) rec.author = config.author;
-  if (config.comment) rec.comment = config.comment;
+  const rec = recordFromConfig(id, config, []);
   const layerFiles = img.layers.map((l) => archive.resolve(l)); // all present, even for a known image
   if (store.get(id)) return { rec, configBytes, tags };
   const staging = await store.makeStagingDir();

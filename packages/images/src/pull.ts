@@ -9,6 +9,7 @@ import { formatPlatform, hostPlatform, normalizePlatform, platformScore } from "
 import { detailMessage, throttled, type ProgressFn } from "./progress.js";
 import { familiarString, parseReference } from "./reference.js";
 import { EndpointError, RegistryClient, registryEndpoints } from "./registry-client.js";
+import { recordFromConfig, type BlobStore } from "./record.js";
 import { unpackLayer } from "./unpack.js";
 import type {
   ImageRecord,
@@ -28,17 +29,8 @@ export interface PullOptions {
 }
 
 /** What the pull needs from the image store. */
-export interface PullStore {
+export interface PullStore extends BlobStore {
   readonly registry: RegistryOptions;
-  get(id: string): ImageRecord | undefined;
-  hasBlob(digest: string): Promise<boolean>;
-  pinBlobs(digests: string[]): () => void;
-  blobPath(digest: string): string;
-  putBlob(digest: string, data: Buffer): Promise<void>;
-  tmpPath(prefix: string): string;
-  commitBlobFile(tmpFile: string, digest: string): Promise<void>;
-  makeStagingDir(): Promise<string>;
-  installRootfs(id: string, staging: string): Promise<void>;
   commitPull(
     rec: ImageRecord,
     ref: ParsedReference,
@@ -270,23 +262,12 @@ export async function pullImage(
   }
   for (const l of manifest.layers) checkLayerMediaType(l.mediaType);
 
-  const record: ImageRecord = {
+  const record = recordFromConfig(
     id,
-    repoTags: [],
-    repoDigests: [],
-    created: config.created ?? "",
-    architecture: config.architecture ?? "",
-    os: config.os ?? "",
-    config: config.config ?? {},
-    diffIds,
-    layers: manifest.layers.map((l) => l.digest),
-    size: 0,
-    history: config.history ?? [],
-    manifestDigest: resolved.platformManifestDigest,
-  };
-  if (config.variant) record.variant = config.variant;
-  if (config.author) record.author = config.author;
-  if (config.comment) record.comment = config.comment;
+    config,
+    manifest.layers.map((l) => l.digest),
+  );
+  record.manifestDigest = resolved.platformManifestDigest;
 
   const unpin = store.pinBlobs([id, resolved.platformManifestDigest, ...record.layers]);
   let result: { updated: boolean; record: ImageRecord };
