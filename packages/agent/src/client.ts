@@ -284,12 +284,12 @@ export class Session implements AgentSession {
   private async process(m: Record<string, unknown> & { op: string }): Promise<AgentProcess> {
     const c = this.open(m);
     const stdin = new Outbound(this.link, c.ch, 0);
-    // credit may arrive with or right after the reply; count it from the start
-    c.onCredit = (n) => stdin.addCredit(n);
+    // output and the exit may arrive right behind the reply: the hooks must be in place first
+    const proc = new RemoteProcess(this.link, c, stdin, this.window);
     const r = await c.reply;
     if (r.t !== "ready") throw new Error(`unexpected reply ${r.t}`);
     stdin.addCredit(r.window);
-    return new RemoteProcess(this.link, c, stdin, this.window);
+    return proc;
   }
 
   attachMain(): Promise<AgentProcess> {
@@ -334,9 +334,7 @@ export class Session implements AgentSession {
     const c = this.open({ op: "put", path, noOverwriteDirNonDir: opts.noOverwriteDirNonDir });
     const out = new Outbound(this.link, c.ch, 0);
     c.onCredit = (n) => out.addCredit(n);
-    const first = await c.reply; // "ready" with a window, or an early error (destination missing)
-    if (first.t !== "ready") throw new Error(`unexpected reply ${first.t}`);
-    out.addCredit(first.window);
+    // the result (or a refusal) may arrive right behind "ready": listen before awaiting it
     const finished = new Promise<void>((resolve, reject) => {
       c.onDone = resolve;
       c.onError = (e) => {
@@ -349,6 +347,9 @@ export class Session implements AgentSession {
       };
     });
     finished.catch(() => {});
+    const first = await c.reply; // "ready" with a window, or an early error (destination missing)
+    if (first.t !== "ready") throw new Error(`unexpected reply ${first.t}`);
+    out.addCredit(first.window);
     try {
       for await (const chunk of tar) await out.write(KIND.data, chunk as Buffer);
       if (!this.link.closed) this.link.send({ t: "eof", ch: c.ch });

@@ -88,12 +88,17 @@ export class Agent {
     if (this.main && !this.mainExit) this.main.kill(sig);
   }
 
+  /** Start the main process; resolves once it was spawned (or failed to start). */
   startMain(): Promise<void> {
-    this.startPromise ??= this.runMain();
+    if (!this.startPromise) {
+      let spawned!: () => void;
+      this.startPromise = new Promise((r) => (spawned = r));
+      void this.runMain(spawned);
+    }
     return this.startPromise;
   }
 
-  private async runMain(): Promise<void> {
+  private async runMain(spawned: () => void): Promise<void> {
     let proc: LocalProcess;
     try {
       proc = await startProcess({
@@ -109,6 +114,7 @@ export class Agent {
       this.opts.log(`cannot start the main process: ${msg}`);
       // dockerd: 127 when the program is missing, 126 when it cannot be executed
       this.onMainExit(/not found|no such file/.test(msg) ? 127 : 126, msg);
+      spawned();
       return;
     }
     this.main = proc;
@@ -126,6 +132,7 @@ export class Agent {
       outs.sinks.delete(s.stdout);
       errs?.sinks.delete(s.stderr);
     };
+    spawned();
     const code = await proc.exited;
     await Promise.all([outs.ended, errs?.ended]);
     this.onMainExit(code);
