@@ -402,8 +402,8 @@ export async function connectAgent(
   const connectTimeoutMs = opts.connectTimeoutMs ?? 30_000;
   const resumeTimeoutMs = opts.resumeTimeoutMs ?? 60_000;
   const ws = await openWithRetry(wsUrl, token, Date.now() + connectTimeoutMs);
-  const { link } = await dialLink(ws, undefined, opts);
-  const session = new Session(link, opts);
+  let session!: Session;
+  const { link } = await dialLink(ws, undefined, opts, (l) => (session = new Session(l, opts)));
   let closing = false;
   session.setOnClose(() => (closing = true));
   link.on("detached", () => {

@@ -105,6 +105,7 @@ export function openSocket(url: string, token: string): Promise<WebSocket> {
     });
     ws.once("unexpected-response", (_req, res) => {
       ws.off("error", reject);
+      ws.on("error", () => {}); // terminate() below reports the aborted handshake as an error
       reject(new HandshakeRefused(res.statusCode ?? 0, `agent connection refused: HTTP ${res.statusCode}`));
       res.resume();
       ws.terminate();
@@ -115,13 +116,15 @@ export function openSocket(url: string, token: string): Promise<WebSocket> {
 
 /**
  * Dialling side: say hello (resuming `link` if given) and attach the socket to the link the peer
- * names. Returns the link, which is new when none was given or the peer had forgotten the old one
- * (then the old one is closed with an error: its channels cannot be recovered).
+ * names. Returns the link: a new one (passed to `onNew` before any frame reaches it) when none was
+ * given; when the peer had forgotten the given one, that one is closed with an error (its channels
+ * cannot be recovered) and returned with `resumed: false`.
  */
 export async function dialLink(
   ws: WebSocket,
   link: Link | undefined,
   opts?: LinkOptions,
+  onNew?: (link: Link) => void,
 ): Promise<{ link: Link; resumed: boolean }> {
   const reader = handshakeReader(ws);
   ws.send(JSON.stringify({ t: "hello", link: link?.id, recv: link?.received ?? 0 } satisfies Hello));
@@ -132,7 +135,11 @@ export async function dialLink(
     ws.close(1000);
     return { link, resumed: false };
   }
-  const l = link ?? new Link(welcome.link, opts);
+  let l = link;
+  if (!l) {
+    l = new Link(welcome.link, opts);
+    onNew?.(l); // its listeners must be in place before the first frames are replayed into it
+  }
   l.attach(ws, welcome.recv, reader.take());
   return { link: l, resumed: !!link };
 }

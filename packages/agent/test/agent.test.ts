@@ -302,10 +302,11 @@ describe("agent in a busybox image (forward mode)", () => {
     const main = await session.attachMain();
     const parts: Buffer[] = [];
     let cuts = 0;
+    let bytes = 0;
     main.onOutput(async (_s, d) => {
       parts.push(d);
-      const n = parts.length;
-      if (n === 20 || n === 60) {
+      bytes += d.length;
+      if ((cuts === 0 && bytes > 300_000) || (cuts === 1 && bytes > 1_000_000)) {
         proxy.cut(); // mid-stream, twice
         cuts++;
       }

@@ -75,6 +75,7 @@ export async function putArchive(
   const root = await fs.realpath(abs);
   const extract = tar.extract();
   extract.on("entry", (header, stream, next) => {
+    stream.on("error", () => {}); // a refused entry destroys the extraction, and its stream with it
     extractEntry(root, header, stream as unknown as Readable, opts).then(
       () => next(),
       (e) => {
@@ -91,11 +92,14 @@ export async function putArchive(
   }
 }
 
-function entryPath(root: string, name: string, what = "path"): string {
+function entryPath(root: string, name: string, what = "path", entry = name): string {
   if (path.posix.isAbsolute(name))
-    throw new StatusError(400, `invalid tar entry ${JSON.stringify(name)}: absolute paths are not allowed`);
+    throw new StatusError(
+      400,
+      `invalid tar entry ${JSON.stringify(entry)}: absolute ${what}s are not allowed`,
+    );
   if (name.split("/").includes(".."))
-    throw new StatusError(400, `invalid tar entry ${JSON.stringify(name)}: ${what} escapes the destination`);
+    throw new StatusError(400, `invalid tar entry ${JSON.stringify(entry)}: ${what} escapes the destination`);
   return path.posix.join(root, name);
 }
 
@@ -154,7 +158,7 @@ async function extractEntry(
       stream.resume();
       return;
     case "link": {
-      const src = entryPath(root, h.linkname ?? "", "hard link target");
+      const src = entryPath(root, h.linkname ?? "", "hard link target", h.name);
       if (!inside(root, await fs.realpath(path.posix.dirname(src))))
         throw new StatusError(
           400,

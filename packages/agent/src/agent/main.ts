@@ -104,10 +104,9 @@ async function dial(agent: Agent, callback: string, token: string, id: string | 
   for (;;) {
     try {
       const ws = await openSocket(url.toString(), token);
-      const r = await dialLink(ws, link);
+      const r = await dialLink(ws, link, undefined, (l) => agent.serve(l));
       if (link && !r.resumed) link = undefined;
       else {
-        if (!link) agent.serve(r.link);
         link = r.link;
         delay = 100;
         await new Promise<void>((res) => {
@@ -124,6 +123,9 @@ async function dial(agent: Agent, callback: string, token: string, id: string | 
 }
 
 function main(): void {
+  // the agent is the workload's PID 1: a bug in serving one request must not kill the workload
+  process.on("uncaughtException", (e) => log(`internal error: ${e.stack ?? e.message}`));
+  process.on("unhandledRejection", (e) => log(`internal error: ${(e as Error)?.stack ?? String(e)}`));
   const s = settings();
   if (s.argv.length === 0) fail("no command to run (expected: agent [options] -- ARGV...)");
   if (!s.token) fail("no token (--token or SOCKERLESS_AGENT_TOKEN)");
