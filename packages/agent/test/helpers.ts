@@ -21,6 +21,7 @@ export async function buildWithAgent(
   docker: Docker,
   name: string,
   dockerfile: string,
+  withLayer = true,
 ): Promise<{ image: string; layer: AgentLayer }> {
   const layer = await agentLayer();
   const image = `${name}:${layer.diffId.slice(7, 19)}`;
@@ -32,11 +33,13 @@ export async function buildWithAgent(
   }
   const ctx = tar.pack();
   ctx.entry({ name: "Dockerfile" }, dockerfile);
-  const w = ctx.entry({ name: "agent-layer.tar", size: statSync(layer.tarPath).size }, (err) => {
-    if (err) ctx.destroy(err);
-    else ctx.finalize();
-  });
-  createReadStream(layer.tarPath).pipe(w);
+  if (withLayer) {
+    const w = ctx.entry({ name: "agent-layer.tar", size: statSync(layer.tarPath).size }, (err) => {
+      if (err) ctx.destroy(err);
+      else ctx.finalize();
+    });
+    createReadStream(layer.tarPath).pipe(w);
+  } else ctx.finalize();
   const stream = await docker.buildImage(ctx as unknown as NodeJS.ReadableStream, { t: image, rm: true });
   await new Promise<void>((resolve, reject) =>
     docker.modem.followProgress(
