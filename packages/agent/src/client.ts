@@ -375,13 +375,19 @@ export interface ConnectOptions extends SessionOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function openWithRetry(url: string, token: string, deadline: number): Promise<import("ws").WebSocket> {
+async function openWithRetry(
+  url: string,
+  token: string,
+  deadline: number,
+  cancelled: () => boolean = () => false,
+): Promise<import("ws").WebSocket> {
   let delay = 100;
   for (;;) {
     try {
       return await openSocket(url, token);
     } catch (e) {
       if (e instanceof HandshakeRefused) throw e;
+      if (cancelled()) throw new Error("connection attempt cancelled", { cause: e });
       if (Date.now() + delay > deadline)
         throw new Error(`cannot reach the agent at ${url}: ${(e as Error).message}`, {
           cause: e,
@@ -406,13 +412,23 @@ export async function connectAgent(
   const { link } = await dialLink(ws, undefined, opts, (l) => (session = new Session(l, opts)));
   let closing = false;
   session.setOnClose(() => (closing = true));
+  let mainDone = false;
+  session.mainExited.then(
+    () => (mainDone = true),
+    () => {},
+  );
   link.on("detached", () => {
     if (closing || link.closed) return;
+    // after reporting the main exit the agent goes away on purpose: nothing left to resume
+    if (mainDone) {
+      link.close();
+      return;
+    }
     const deadline = Date.now() + resumeTimeoutMs;
     (async () => {
       while (!closing && !link.closed && !link.connected) {
         try {
-          const s = await openWithRetry(wsUrl, token, deadline);
+          const s = await openWithRetry(wsUrl, token, deadline, () => closing || link.closed);
           await dialLink(s, link, opts);
           return;
         } catch (e) {

@@ -87,7 +87,14 @@ export class ReverseAgentHub {
           e.session = s;
           old?.link.close(new Error("the agent connected again without resuming"));
           let timer: NodeJS.Timeout | undefined;
+          let mainDone = false;
+          s.mainExited.then(
+            () => (mainDone = true),
+            () => {},
+          );
           link.on("detached", () => {
+            // after reporting the main exit the agent goes away on purpose: nothing to resume
+            if (mainDone) return link.close();
             timer = setTimeout(
               () => link.close(new Error("the agent did not reconnect")),
               this.opts.resumeTimeoutMs ?? 60_000,
