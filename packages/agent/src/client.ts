@@ -323,7 +323,9 @@ export class Session implements AgentSession {
     c.onLost = (e) => tar.destroy(e);
     c.onError = (e) => tar.destroy(e);
     tar.on("close", () => {
-      if (!tar.readableEnded && !this.link.closed) this.link.send({ t: "close", ch: c.ch });
+      if (tar.readableEnded || this.link.closed) return;
+      this.link.send({ t: "close", ch: c.ch });
+      this.channels.delete(c.ch);
     });
     const r = await c.reply;
     if (!r.stat) throw new Error("agent answered get without a stat");
@@ -335,13 +337,11 @@ export class Session implements AgentSession {
     const out = new Outbound(this.link, c.ch, 0);
     c.onCredit = (n) => out.addCredit(n);
     // the result (or a refusal) may arrive right behind "ready": listen before awaiting it
+    let agentFailed = false;
     const finished = new Promise<void>((resolve, reject) => {
       c.onDone = resolve;
-      c.onError = (e) => {
-        out.abort(e);
-        reject(e);
-      };
-      c.onLost = (e) => {
+      c.onError = c.onLost = (e) => {
+        agentFailed = true;
         out.abort(e);
         reject(e);
       };
@@ -354,7 +354,10 @@ export class Session implements AgentSession {
       for await (const chunk of tar) await out.write(KIND.data, chunk as Buffer);
       if (!this.link.closed) this.link.send({ t: "eof", ch: c.ch });
     } catch (e) {
-      await finished; // the agent's reason (a refused entry) beats our write error
+      if (agentFailed) await finished; // rejects with the agent's reason (a refused entry, …)
+      // our tar source failed: tell the agent to drop the half-written upload
+      if (!this.link.closed) this.link.send({ t: "close", ch: c.ch });
+      this.channels.delete(c.ch);
       throw e;
     }
     await finished;

@@ -216,6 +216,11 @@ export async function agentLayer(opts: LayerOptions = {}): Promise<AgentLayer> {
     const diffId = await sha256File(tmp);
     await fs.rename(tmp, tarPath);
     await fs.writeFile(meta, JSON.stringify({ diffId }));
+    // layers of earlier agent builds are ~100 MB each: keep only this one
+    for (const f of await fs.readdir(cacheDir)) {
+      if (/^agent-layer-[0-9a-f]+\.tar(\.json)?$/.test(f) && !f.startsWith(path.basename(tarPath)))
+        await fs.rm(path.join(cacheDir, f), { force: true });
+    }
     return { tarPath, diffId, entrypoint };
   })();
   building.set(tarPath, job);

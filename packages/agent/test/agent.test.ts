@@ -256,6 +256,12 @@ describe("agent in a busybox image (forward mode)", () => {
       session.putArchive("/no/such/dir", Readable.from([]), { noOverwriteDirNonDir: false }),
       (e: unknown) => e instanceof DockerError && e.status === 404,
     );
+    // a source that fails mid-upload: the caller gets its error, the session stays usable
+    const broken = new Readable({ read() {} });
+    broken.push(Buffer.alloc(1024));
+    setTimeout(() => broken.destroy(new Error("source broke")), 50);
+    await assert.rejects(session.putArchive("/tmp", broken, { noOverwriteDirNonDir: false }), /source broke/);
+    assert.equal((await session.statPath("/tmp/a.txt")).size, 6);
     session.close();
     await c.kill();
   });

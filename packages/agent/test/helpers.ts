@@ -31,6 +31,14 @@ export async function buildWithAgent(
   } catch {
     // not built yet
   }
+  // images of earlier agent builds are ~100 MB each
+  for (const old of await docker.listImages({ filters: { reference: [name] } }))
+    for (const tag of old.RepoTags ?? [])
+      if (tag !== image)
+        await docker
+          .getImage(tag)
+          .remove({ force: true })
+          .catch(() => {});
   const ctx = tar.pack();
   ctx.entry({ name: "Dockerfile" }, dockerfile);
   if (withLayer) {
