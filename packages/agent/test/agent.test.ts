@@ -388,6 +388,39 @@ describe("agent in reverse mode", () => {
     assert.match(await logs(c), /started/);
   });
 
+  it("re-dials and resumes after the connection is cut, without losing output", async () => {
+    const id = `rev-${randomUUID()}`;
+    hub.expect(id, "rev-token");
+    const proxy = new CuttableProxy(Number(new URL(callback).port));
+    await proxy.start();
+    const c = await runAgent({
+      argv: ["seq", "1", "150000"],
+      agentArgs: ["--callback", callback.replace(/:\d+\//, `:${proxy.port}/`), "--id", id, "--hold"],
+      token: "rev-token",
+    });
+    const session = await hub.waitFor(id, 20_000);
+    const main = await session.attachMain();
+    const parts: Buffer[] = [];
+    let bytes = 0;
+    let cut = false;
+    main.onOutput((_s, d) => {
+      parts.push(d);
+      bytes += d.length;
+      if (!cut && bytes > 200_000) {
+        proxy.cut();
+        cut = true;
+      }
+    });
+    await session.startMain();
+    // the attach made before the cut completes: the same session was resumed, not replaced
+    assert.equal(await main.exited, 0);
+    assert.ok(cut);
+    const expected = Array.from({ length: 150000 }, (_, i) => `${i + 1}\n`).join("");
+    assert.ok(Buffer.concat(parts).toString() === expected, "output lost or repeated across the cut");
+    proxy.stop();
+    await c.wait();
+  });
+
   it("refuses an agent with a wrong token and times out waiting for it", async () => {
     const id = `rev-${randomUUID()}`;
     hub.expect(id, "right-token");
