@@ -24,6 +24,8 @@ export interface AgentProcess {
   onOutput(listener: (stream: "stdout" | "stderr", data: Buffer) => void | Promise<void>): void;
   /** false when the caller should wait for `onDrain` before writing more */
   writeStdin(data: Buffer): boolean | void;
+  /** calls `cb` once queued stdin is below one window again */
+  onDrain(cb: () => void): void;
   endStdin(): void;
   signal(sig: string): void;
   resize(rows: number, cols: number): void;
