@@ -17,6 +17,10 @@ PACKAGES=(
   curl             # used by registry.sh / test-env.sh health checks
   bzip2            # builder tests: bzip2-compressed build contexts
   xz-utils         # builder tests: xz-compressed build contexts
+  g++              # node-gyp: node-pty's native addon (the agent's terminals)
+  make             # node-gyp
+  python3          # node-gyp
+  libc-bin         # ldd: the agent layer lists node's shared libraries
 )
 
 missing=()

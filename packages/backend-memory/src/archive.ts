@@ -1,26 +1,11 @@
-import { createReadStream, promises as fs, type Stats } from "node:fs";
+import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import tar from "tar-stream";
-import { badRequest, notFound, DockerError } from "@sockerless/api";
+import { badRequest, notFound, DockerError, goFileMode, packTree } from "@sockerless/api";
 import type { PathStat, ResolvedMount } from "@sockerless/engine";
 import { relativeLinkTarget, resolveInContainer } from "./paths.js";
-
-/** Go's os.FileMode bits, which the docker CLI decodes from the stat header. */
-export function goFileMode(st: Stats): number {
-  let mode = st.mode & 0o777;
-  if (st.mode & 0o4000) mode |= 1 << 23;
-  if (st.mode & 0o2000) mode |= 1 << 22;
-  if (st.mode & 0o1000) mode |= 1 << 20;
-  if (st.isDirectory()) mode |= 2 ** 31;
-  else if (st.isSymbolicLink()) mode |= 1 << 27;
-  else if (st.isFIFO()) mode |= 1 << 25;
-  else if (st.isSocket()) mode |= 1 << 24;
-  else if (st.isCharacterDevice()) mode |= (1 << 26) | (1 << 21);
-  else if (st.isBlockDevice()) mode |= 1 << 26;
-  return mode >>> 0;
-}
 
 export interface FsView {
   rootfs: string;
@@ -56,52 +41,10 @@ export async function getArchive(v: FsView, p: string): Promise<{ stat: PathStat
   const pack = tar.pack();
   const name = p.endsWith("/.") ? "." : path.posix.basename(loc.containerPath) || ".";
   (async () => {
-    await addTree(pack, loc.hostPath, name);
+    await packTree(pack, loc.hostPath, name);
     pack.finalize();
   })().catch((e) => pack.destroy(e));
   return { stat, tar: pack as unknown as Readable };
-}
-
-async function addTree(
-  pack: tar.Pack,
-  hostPath: string,
-  name: string,
-  skip?: (p: string) => boolean,
-): Promise<void> {
-  const st = await addEntry(pack, hostPath, name);
-  if (st.isDirectory()) {
-    for (const child of (await fs.readdir(hostPath)).sort()) {
-      const hp = path.join(hostPath, child);
-      if (skip?.(hp)) continue;
-      await addTree(pack, hp, name === "." ? child : path.posix.join(name, child), skip);
-    }
-  }
-}
-
-/** Adds one file, symlink or directory (not its contents) to a tar; returns its lstat. */
-export async function addEntry(pack: tar.Pack, hostPath: string, name: string): Promise<Stats> {
-  const st = await fs.lstat(hostPath);
-  const header = { name, mode: st.mode & 0o7777, mtime: st.mtime, uid: st.uid, gid: st.gid };
-  if (st.isDirectory()) {
-    if (name !== ".")
-      await entry(pack, { ...header, name: name.endsWith("/") ? name : name + "/", type: "directory" });
-  } else if (st.isSymbolicLink()) {
-    await entry(pack, { ...header, type: "symlink", linkname: await fs.readlink(hostPath) });
-  } else if (st.isFile()) {
-    await new Promise<void>((resolve, reject) => {
-      const w = pack.entry({ ...header, type: "file", size: st.size }, (err) =>
-        err ? reject(err) : resolve(),
-      );
-      createReadStream(hostPath).on("error", reject).pipe(w);
-    });
-  }
-  return st;
-}
-
-function entry(pack: tar.Pack, header: Partial<tar.Header> & { name: string }): Promise<void> {
-  return new Promise((resolve, reject) =>
-    pack.entry(header as tar.Header, (err) => (err ? reject(err) : resolve())),
-  );
 }
 
 /** Extract a tar under directory `p` of the container; no entry may land outside the container. */
@@ -216,7 +159,7 @@ async function extractEntry(
 export function exportTar(rootfs: string): Readable {
   const pack = tar.pack();
   (async () => {
-    await addTree(pack, rootfs, ".");
+    await packTree(pack, rootfs, ".");
     pack.finalize();
   })().catch((e) => pack.destroy(e));
   return pack as unknown as Readable;

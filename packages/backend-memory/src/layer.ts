@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { Readable } from "node:stream";
 import tar from "tar-stream";
-import { addEntry } from "./archive.js";
+import { addEntry } from "@sockerless/api";
 import type { Change } from "./changes.js";
 
 const EPOCH = new Date(0);
