@@ -401,7 +401,7 @@ describe("ECS tasks in the engine", { concurrency: true }, () => {
         family: "sidecars",
         networkMode: "host",
         containerDefinitions: [
-          { name: "main", image: BUSYBOX, memory: 32, command: ["sh", "-c", "sleep 1.5; exit 0"] },
+          { name: "main", image: BUSYBOX, memory: 32, command: ["sh", "-c", "sleep 5; exit 0"] },
           { name: "quick", image: BUSYBOX, memory: 32, essential: false, command: ["sh", "-c", "exit 7"] },
           {
             name: "lingers",
@@ -421,7 +421,7 @@ describe("ECS tasks in the engine", { concurrency: true }, () => {
     });
     assert.equal(task.launchType, "EC2");
     assert.deepEqual(task.attachments, []);
-    // the non-essential container exits while the task keeps running
+    // the non-essential container exits while the task keeps running (main lives 5 s: room for a loaded machine)
     const deadline = Date.now() + 10_000;
     let mid: Task;
     do {
