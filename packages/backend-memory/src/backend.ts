@@ -88,6 +88,10 @@ export class MemoryBackend implements Backend {
     await this.makeMountPoints(spec);
   }
 
+  refreshHosts(spec: RunSpec): Promise<void> {
+    return this.writeManagedFiles(spec);
+  }
+
   private async makeMountPoints(spec: RunSpec) {
     const root = this.rootfs(spec.id);
     for (const m of spec.mounts)

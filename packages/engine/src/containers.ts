@@ -549,6 +549,20 @@ export class ContainerManager {
     return lines;
   }
 
+  /**
+   * dockerd's embedded DNS sees peers come and go; /etc/hosts is our only resolver, so rewrite it in
+   * the running containers that share a user network with `c` whenever `c` joins or leaves one.
+   */
+  private refreshPeerHosts(c: ContainerRecord, nets: string[] = Object.keys(c.Networks)) {
+    const refresh = this.backend.refreshHosts?.bind(this.backend);
+    if (!refresh) return;
+    const userNets = nets.filter((n) => n !== "bridge");
+    for (const peer of this.records.values()) {
+      if (!peer.State.Running || !userNets.some((n) => peer.Networks[n])) continue;
+      refresh(this.runSpec(peer)).catch((e) => log.warn({ err: e, id: peer.Id }, "updating /etc/hosts failed"));
+    }
+  }
+
   // ---------------------------------------------------------------- lifecycle
 
   start(ref: string): Promise<void> {
@@ -602,6 +616,7 @@ export class ContainerManager {
     await this.save(c);
     this.emit(c, "start");
     log.debug({ id: c.Id }, "started");
+    this.refreshPeerHosts(c);
     this.onStarted(c, rt);
     proc.exited.then((code) => this.handleExit(c, rt, code));
   }
@@ -620,6 +635,7 @@ export class ContainerManager {
       ExitCode: code,
       FinishedAt: nowIso(),
     });
+    this.refreshPeerHosts(c);
     if (c.State.Health) c.State.Health.Status = "unhealthy";
     delete c.State.Health;
     const policy = c.HostConfig.RestartPolicy ?? { Name: "no" };
@@ -775,6 +791,7 @@ export class ContainerManager {
       }
     }
     this.records.delete(c.Id);
+    this.refreshPeerHosts(c);
     // One rename makes the removal durable; the files go in the background.
     const trash = path.join(this.root, "containers", `.removed-${c.Id}`);
     await fs.rename(this.dir(c.Id), trash);
@@ -1041,6 +1058,7 @@ export class ContainerManager {
     }
     this.attachNetwork(c, n.Name, ep);
     await this.save(c);
+    if (c.State.Running) this.refreshPeerHosts(c, [n.Name]);
     this.events.emit("network", "connect", n.Id, { container: c.Id, name: n.Name, type: n.Driver });
   }
 
@@ -1056,6 +1074,7 @@ export class ContainerManager {
     }
     delete c.Networks[n.Name];
     await this.save(c);
+    if (c.State.Running) this.refreshPeerHosts(c, [n.Name]);
     this.events.emit("network", "disconnect", n.Id, { container: c.Id, name: n.Name, type: n.Driver });
   }
 }
