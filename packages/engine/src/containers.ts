@@ -201,6 +201,10 @@ export class ContainerManager {
     host.RestartPolicy.MaximumRetryCount ??= 0;
     host.Binds ??= null;
     host.AutoRemove ??= false;
+    // dockerd fills in its default log driver; docker-py's run() reads LogConfig.Type to know
+    // whether logs can be read back. Logs are kept by the engine whatever the driver.
+    const logConfig = host.LogConfig as { Type?: string; Config?: Record<string, string> } | undefined;
+    host.LogConfig = { Type: logConfig?.Type || "json-file", Config: logConfig?.Config ?? {} };
     if (host.PortBindings && Object.keys(host.PortBindings).length) {
       warnings.push("The memory backend has no network: published ports are not reachable.");
     }
@@ -559,7 +563,9 @@ export class ContainerManager {
     const userNets = nets.filter((n) => n !== "bridge");
     for (const peer of this.records.values()) {
       if (!peer.State.Running || !userNets.some((n) => peer.Networks[n])) continue;
-      refresh(this.runSpec(peer)).catch((e) => log.warn({ err: e, id: peer.Id }, "updating /etc/hosts failed"));
+      refresh(this.runSpec(peer)).catch((e) =>
+        log.warn({ err: e, id: peer.Id }, "updating /etc/hosts failed"),
+      );
     }
   }
 
