@@ -178,4 +178,26 @@ describe("docker-compose 1.29", () => {
     assert.doesNotMatch(await dockerOk(d.host, ["network", "ls", "--format", "{{.Name}}"]), /clientscompose/);
     assert.doesNotMatch(await dockerOk(d.host, ["volume", "ls", "--format", "{{.Name}}"]), /clientscompose/);
   });
+
+  test("attached up --exit-code-from: output of every service, then the job's exit code", async () => {
+    const r = await runClient(
+      "docker-compose",
+      ["-p", `${P}att`, "up", "--no-color", "--exit-code-from", "job"],
+      d.host,
+      {
+        cwd: path.join(fixture, "../attached"),
+        env: { SOCKERLESS_TEST_REGISTRY: REGISTRY },
+        timeoutMs: 90_000,
+      },
+    );
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stdout, /job_1 +\| job starts\n(.*\n)*job_1 +\| job ends/);
+    assert.match(r.stdout, /sidecar_1 +\| sidecar up/);
+    assert.match(r.stdout, /clientscomposeatt_job_1 exited with code 3/);
+    assert.equal((await inspect(`${P}att_sidecar_1`)).State.Running, false, "the other service was stopped");
+    await runClientOk("docker-compose", ["-p", `${P}att`, "down"], d.host, {
+      cwd: path.join(fixture, "../attached"),
+      env: { SOCKERLESS_TEST_REGISTRY: REGISTRY },
+    });
+  });
 });

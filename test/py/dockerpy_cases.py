@@ -321,6 +321,37 @@ def case_events():
     assert got[0]["Actor"]["ID"] == f"{PREFIX}-evvol", got
 
 
+def case_misc():
+    c = client.containers.run(IMAGE, ["sh", "-c", "echo x > /tmp/new; sleep 1000"], detach=True, name=f"{PREFIX}-misc")
+    try:
+        assert wait_for(lambda: c.exec_run(["test", "-f", "/tmp/new"]).exit_code == 0)
+        c.rename(f"{PREFIX}-renamed")
+        c.reload()
+        assert c.name == f"{PREFIX}-renamed", c.name
+        top = c.top()
+        assert "PID" in top["Titles"] and len(top["Processes"]) >= 1, top
+        st = c.stats(stream=False)
+        assert st["pids_stats"]["current"] >= 1, st
+        changes = {(x["Path"], x["Kind"]) for x in c.diff()}
+        assert ("/tmp/new", 1) in changes, changes
+        export = b"".join(c.export())
+        names = tarfile.open(fileobj=io.BytesIO(export)).getnames()
+        assert "tmp/new" in names and "bin/busybox" in names, names[:20]
+        c.kill(signal="SIGKILL")
+        assert c.wait()["StatusCode"] == 137
+        pruned = client.containers.prune(filters={"label": "none=here"})
+        assert c.id not in (pruned["ContainersDeleted"] or []), "prune honours its label filter"
+        pruned = client.containers.prune()
+        assert c.id in pruned["ContainersDeleted"], pruned
+    finally:
+        try:
+            c.remove(force=True)
+        except NotFound:
+            pass
+    df = client.df()
+    assert any(IMAGE in (i["RepoTags"] or []) for i in df["Images"]), df["Images"]
+
+
 # ------------------------------------------------------------------ helpers
 
 def wait_for(fn, timeout=15):
