@@ -51,6 +51,7 @@ describe("docker-py (python3-docker)", () => {
     "volumes",
     "networks",
     "events",
+    "misc",
   ])
     test(name, () => runCase(name));
 });
