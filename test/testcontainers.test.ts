@@ -177,6 +177,41 @@ describe("testcontainers", () => {
     await c.stop();
   });
 
+  test("network with aliases, bind mount, tmpfs, working dir, entrypoint, user", async () => {
+    const { GenericContainer, Network, Wait } = tc;
+    const dir = mkdtempSync(path.join(os.tmpdir(), "clients-tc-bind-"));
+    writeFileSync(path.join(dir, "f.txt"), "bound\n");
+    const net = await new Network().start();
+    const a = await new GenericContainer(BUSYBOX)
+      .withNetwork(net)
+      .withNetworkAliases("alpha")
+      .withCommand(["sleep", "1000"])
+      .withWaitStrategy(Wait.forSuccessfulCommand("true"))
+      .start();
+    const b = await new GenericContainer(BUSYBOX)
+      .withNetwork(net)
+      .withBindMounts([{ source: dir, target: "/b", mode: "ro" }])
+      .withTmpFs({ "/scratch": "rw" })
+      .withWorkingDir("/work")
+      .withEntrypoint(["sh", "-c"])
+      .withCommand(["echo started in $(pwd) as $(id -un); sleep 1000"])
+      .withUser("nobody")
+      .withWaitStrategy(Wait.forLogMessage(/started in \/work as nobody/))
+      .start();
+    try {
+      const hosts = (await b.exec(["cat", "/etc/hosts"])).stdout;
+      const ip = a.getIpAddress(net.getName());
+      assert.match(hosts, new RegExp(`^${ip.replaceAll(".", "\\.")}\\s.*\\balpha\\b`, "m"));
+      assert.equal((await b.exec(["cat", "/b/f.txt"])).stdout, "bound\n");
+      assert.notEqual((await b.exec(["sh", "-c", "echo x > /b/new"])).exitCode, 0, "read-only bind");
+      assert.equal((await b.exec(["sh", "-c", "echo x > /scratch/y && cat /scratch/y"])).stdout, "x\n");
+    } finally {
+      await b.stop();
+      await a.stop();
+      await net.stop();
+    }
+  });
+
   test("sockerless cleanup --label removes what a session left behind (the Ryuk replacement)", async () => {
     const { GenericContainer, Network, Wait } = tc;
     const net = await new Network().start();
