@@ -258,6 +258,8 @@ def case_networks():
         hosts = a.exec_run(["cat", "/etc/hosts"]).output.decode()
         assert any(line.startswith(ep["IPAddress"]) and "bee" in line.split() for line in hosts.splitlines()), hosts
         n.disconnect(b, force=True)
+        hosts = a.exec_run(["cat", "/etc/hosts"]).output.decode()
+        assert "bee" not in hosts.split(), hosts
         n.reload()
         assert [c.name for c in n.containers] == [f"{PREFIX}-a"]
         try:

@@ -557,16 +557,21 @@ export class ContainerManager {
    * dockerd's embedded DNS sees peers come and go; /etc/hosts is our only resolver, so rewrite it in
    * the running containers that share a user network with `c` whenever `c` joins or leaves one.
    */
-  private refreshPeerHosts(c: ContainerRecord, nets: string[] = Object.keys(c.Networks)) {
+  private async refreshPeerHosts(c: ContainerRecord, nets: string[] = Object.keys(c.Networks)) {
     const refresh = this.backend.refreshHosts?.bind(this.backend);
     if (!refresh) return;
     const userNets = nets.filter((n) => n !== "bridge");
-    for (const peer of this.records.values()) {
-      if (!peer.State.Running || !userNets.some((n) => peer.Networks[n])) continue;
-      refresh(this.runSpec(peer)).catch((e) =>
-        log.warn({ err: e, id: peer.Id }, "updating /etc/hosts failed"),
-      );
-    }
+    const peers = [...this.records.values()].filter(
+      (p) => p.State.Running && userNets.some((n) => p.Networks[n]),
+    );
+    // awaited, so that peers resolve the name once the API call that changed it has answered
+    await Promise.all(
+      peers.map((peer) =>
+        refresh(this.runSpec(peer)).catch((e) =>
+          log.warn({ err: e, id: peer.Id }, "updating /etc/hosts failed"),
+        ),
+      ),
+    );
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -622,9 +627,9 @@ export class ContainerManager {
     await this.save(c);
     this.emit(c, "start");
     log.debug({ id: c.Id }, "started");
-    this.refreshPeerHosts(c);
     this.onStarted(c, rt);
     proc.exited.then((code) => this.handleExit(c, rt, code));
+    await this.refreshPeerHosts(c);
   }
 
   private async handleExit(c: ContainerRecord, rt: Runtime, code: number): Promise<void> {
@@ -641,7 +646,7 @@ export class ContainerManager {
       ExitCode: code,
       FinishedAt: nowIso(),
     });
-    this.refreshPeerHosts(c);
+    await this.refreshPeerHosts(c);
     if (c.State.Health) c.State.Health.Status = "unhealthy";
     delete c.State.Health;
     const policy = c.HostConfig.RestartPolicy ?? { Name: "no" };
@@ -797,7 +802,7 @@ export class ContainerManager {
       }
     }
     this.records.delete(c.Id);
-    this.refreshPeerHosts(c);
+    await this.refreshPeerHosts(c);
     // One rename makes the removal durable; the files go in the background.
     const trash = path.join(this.root, "containers", `.removed-${c.Id}`);
     await fs.rename(this.dir(c.Id), trash);
@@ -1064,7 +1069,7 @@ export class ContainerManager {
     }
     this.attachNetwork(c, n.Name, ep);
     await this.save(c);
-    if (c.State.Running) this.refreshPeerHosts(c, [n.Name]);
+    if (c.State.Running) await this.refreshPeerHosts(c, [n.Name]);
     this.events.emit("network", "connect", n.Id, { container: c.Id, name: n.Name, type: n.Driver });
   }
 
@@ -1080,7 +1085,10 @@ export class ContainerManager {
     }
     delete c.Networks[n.Name];
     await this.save(c);
-    if (c.State.Running) this.refreshPeerHosts(c, [n.Name]);
+    if (c.State.Running) {
+      await this.refreshPeerHosts(c, [n.Name]);
+      await this.backend.refreshHosts?.(this.runSpec(c)); // its former peers are gone from its own
+    }
     this.events.emit("network", "disconnect", n.Id, { container: c.Id, name: n.Name, type: n.Driver });
   }
 }
