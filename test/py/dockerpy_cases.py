@@ -255,8 +255,12 @@ def case_networks():
         ep = b.attrs["NetworkSettings"]["Networks"][name]
         assert "bee" in ep["Aliases"], ep
         assert ep["IPAddress"].count(".") == 3
-        hosts = a.exec_run(["cat", "/etc/hosts"]).output.decode()
-        assert any(line.startswith(ep["IPAddress"]) and "bee" in line.split() for line in hosts.splitlines()), hosts
+        r = a.exec_run(["cat", "/etc/hosts"])
+        hosts = r.output.decode()
+        assert any(line.startswith(ep["IPAddress"]) and "bee" in line.split() for line in hosts.splitlines()), (
+            r.exit_code,
+            hosts,
+        )
         n.disconnect(b, force=True)
         hosts = a.exec_run(["cat", "/etc/hosts"]).output.decode()
         assert "bee" not in hosts.split(), hosts
