@@ -117,6 +117,11 @@ describe("docker-compose 1.29", () => {
       },
     );
     assert.equal(code.code, 3, "exec passes the exit code through");
+    // without the docker CLI (COMPOSE_INTERACTIVE_NO_CLI) compose execs through docker-py, stdin open
+    const viaPy = await compose(["exec", "-T", "reader", "cat", "/etc/hostname"], {
+      COMPOSE_INTERACTIVE_NO_CLI: "1",
+    });
+    assert.equal(viaPy.stdout, (await inspect(`${P}_reader_1`)).Config.Hostname + "\n");
   });
 
   test("run --rm: a one-off container that is removed afterwards", async () => {
