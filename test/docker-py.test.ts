@@ -52,6 +52,7 @@ describe("docker-py (python3-docker)", () => {
     "networks",
     "events",
     "misc",
+    "build",
   ])
     test(name, () => runCase(name));
 });

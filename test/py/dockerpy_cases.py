@@ -358,6 +358,47 @@ def case_misc():
     assert any(IMAGE in (i["RepoTags"] or []) for i in df["Images"]), df["Images"]
 
 
+def case_build():
+    import tempfile
+    from docker.errors import BuildError
+
+    with tempfile.TemporaryDirectory() as ctx:
+        with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+            f.write(
+                f"FROM {IMAGE}\n"
+                "ARG WHO=nobody\n"
+                "COPY greeting.txt /app/greeting.txt\n"
+                "RUN echo \"built for $WHO\" > /app/built.txt\n"
+                "ENV MODE=prod\n"
+                "WORKDIR /app\n"
+                'CMD ["sh", "-c", "cat greeting.txt built.txt; echo $MODE"]\n'
+            )
+        with open(os.path.join(ctx, "greeting.txt"), "w") as f:
+            f.write("hello\n")
+        tag = f"{PREFIX}/built:1"
+        image, logs = client.images.build(path=ctx, tag=tag, buildargs={"WHO": "py"}, labels={"case": "build"}, rm=True)
+        text = "".join(l.get("stream", "") for l in logs)
+        # --label adds a LABEL step, as dockerd's legacy builder does
+        assert "Step 1/8" in text and "Step 8/8 : LABEL case=build" in text and "Successfully built" in text, text
+        assert image.labels.get("case") == "build", image.labels
+        assert tag in image.tags, image.tags
+        out = client.containers.run(tag, remove=True)
+        assert out == b"hello\nbuilt for py\nprod\n", out
+        with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+            f.write(f"FROM {IMAGE}\nRUN exit 7\n")
+        try:
+            client.images.build(path=ctx, tag=f"{PREFIX}/broken:1")
+            raise AssertionError("expected BuildError")
+        except BuildError as e:
+            assert "exit 7" in str(e) or "returned a non-zero code: 7" in str(e), str(e)
+        try:
+            client.images.get(f"{PREFIX}/broken:1")
+            raise AssertionError("a failed build left an image behind")
+        except ImageNotFound:
+            pass
+        client.images.remove(tag)
+
+
 # ------------------------------------------------------------------ helpers
 
 def wait_for(fn, timeout=15):
