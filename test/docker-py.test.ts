@@ -53,6 +53,7 @@ describe("docker-py (python3-docker)", () => {
     "events",
     "misc",
     "build",
+    "push",
   ])
     test(name, () => runCase(name));
 });

@@ -358,6 +358,25 @@ def case_misc():
     assert any(IMAGE in (i["RepoTags"] or []) for i in df["Images"]), df["Images"]
 
 
+def case_push():
+    import uuid
+
+    img = client.images.pull(IMAGE)
+    repo = f"{REGISTRY}/{PREFIX}/pushed"
+    tag = uuid.uuid4().hex[:8]
+    assert img.tag(repo, tag=tag)
+    lines = list(client.images.push(repo, tag=tag, stream=True, decode=True))
+    errors = [l for l in lines if "error" in l or "errorDetail" in l]
+    assert not errors, errors
+    digest = next(l["aux"]["Digest"] for l in lines if "aux" in l)
+    assert digest.startswith("sha256:"), lines
+    client.images.remove(f"{repo}:{tag}")
+    back = client.images.pull(repo, tag=tag)
+    assert back.id == img.id, (back.id, img.id)
+    assert f"{repo}@{digest}" in back.attrs["RepoDigests"], back.attrs["RepoDigests"]
+    client.images.remove(f"{repo}:{tag}")
+
+
 def case_build():
     import tempfile
     from docker.errors import BuildError
