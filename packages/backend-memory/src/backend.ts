@@ -41,6 +41,7 @@ export class MemoryBackend implements Backend {
   private readonly pool: RootfsPool;
   /** /etc files last written per container, to skip rewriting them on every start */
   private readonly managed = new Map<string, string>();
+  private readonly managedWrites = new Map<string, Promise<void>>();
 
   constructor(private readonly opts: MemoryBackendOptions) {
     this.pool = new RootfsPool(path.join(this.base(), ".pool"));
@@ -88,6 +89,10 @@ export class MemoryBackend implements Backend {
     await this.makeMountPoints(spec);
   }
 
+  refreshHosts(spec: RunSpec): Promise<void> {
+    return this.writeManagedFiles(spec);
+  }
+
   private async makeMountPoints(spec: RunSpec) {
     const root = this.rootfs(spec.id);
     for (const m of spec.mounts)
@@ -96,15 +101,36 @@ export class MemoryBackend implements Backend {
       await fs.mkdir(path.join(root, spec.cwd), { recursive: true }).catch(() => {});
   }
 
-  private async writeManagedFiles(spec: RunSpec) {
+  /**
+   * Writes for one container run one after the other, in call order (peers starting in parallel
+   * each refresh its /etc/hosts), and each file is replaced by a rename: a reader never sees it
+   * half written.
+   */
+  private writeManagedFiles(spec: RunSpec): Promise<void> {
+    const prev = this.managedWrites.get(spec.id) ?? Promise.resolve();
+    const next = prev.catch(() => {}).then(() => this.writeManagedFilesNow(spec));
+    this.managedWrites.set(spec.id, next);
+    const forget = () => {
+      if (this.managedWrites.get(spec.id) === next) this.managedWrites.delete(spec.id);
+    };
+    next.then(forget, forget);
+    return next;
+  }
+
+  private async writeManagedFilesNow(spec: RunSpec) {
     const hosts = spec.hosts.join("\n") + "\n";
     const key = hosts + spec.hostname;
     if (this.managed.get(spec.id) === key) return;
     const etc = path.join(this.rootfs(spec.id), "etc");
     await fs.mkdir(etc, { recursive: true });
-    await fs.writeFile(path.join(etc, "hosts"), hosts);
-    await fs.writeFile(path.join(etc, "hostname"), spec.hostname + "\n");
-    await fs.writeFile(path.join(etc, "resolv.conf"), "# the memory backend has no network\n");
+    const replace = async (name: string, text: string) => {
+      const tmp = path.join(etc, `.${name}.sockerless-new`);
+      await fs.writeFile(tmp, text);
+      await fs.rename(tmp, path.join(etc, name));
+    };
+    await replace("hosts", hosts);
+    await replace("hostname", spec.hostname + "\n");
+    await replace("resolv.conf", "# the memory backend has no network\n");
     this.managed.set(spec.id, key);
   }
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import path from "node:path";
 import { Command, Option } from "commander";
 import { log } from "@sockerless/api";
 import { defaultDataRoot, serve } from "./serve.js";
@@ -132,6 +133,30 @@ context
       );
     }),
   );
+
+program
+  .command("cleanup")
+  .description(
+    "remove the containers, networks, volumes and images that carry every given label (a Ryuk replacement)",
+  )
+  .requiredOption("--label <key[=value]>", "label to match (repeatable; all must match)", collect, [])
+  .option("-H, --host <address>", "daemon address (default: $DOCKER_HOST, else the default socket)")
+  .action(async (opts: { label: string[]; host?: string }) => {
+    const { default: Docker } = await import("dockerode");
+    const { cleanupByLabel } = await import("./cleanup.js");
+    // docker-modem reads DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH like the docker CLI
+    process.env.DOCKER_HOST =
+      opts.host ?? process.env.DOCKER_HOST ?? `unix://${path.join(defaultDataRoot(), "sockerless.sock")}`;
+    try {
+      const r = await cleanupByLabel(new Docker(), opts.label);
+      for (const x of r.removed) process.stdout.write(`removed ${x}\n`);
+      for (const x of r.failed) process.stderr.write(`sockerless cleanup: could not remove ${x}\n`);
+      process.exitCode = r.failed.length ? 1 : 0;
+    } catch (e) {
+      process.stderr.write(`sockerless cleanup: ${(e as Error).message}\n`);
+      process.exitCode = 1;
+    }
+  });
 
 const sim = program.command("sim").description("run a cloud API simulator");
 sim

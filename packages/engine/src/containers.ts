@@ -201,6 +201,10 @@ export class ContainerManager {
     host.RestartPolicy.MaximumRetryCount ??= 0;
     host.Binds ??= null;
     host.AutoRemove ??= false;
+    // dockerd fills in its default log driver; docker-py's run() reads LogConfig.Type to know
+    // whether logs can be read back. Logs are kept by the engine whatever the driver.
+    const logConfig = host.LogConfig as { Type?: string; Config?: Record<string, string> } | undefined;
+    host.LogConfig = { Type: logConfig?.Type || "json-file", Config: logConfig?.Config ?? {} };
     if (host.PortBindings && Object.keys(host.PortBindings).length) {
       warnings.push("The memory backend has no network: published ports are not reachable.");
     }
@@ -549,6 +553,27 @@ export class ContainerManager {
     return lines;
   }
 
+  /**
+   * dockerd's embedded DNS sees peers come and go; /etc/hosts is our only resolver, so rewrite it in
+   * the running containers that share a user network with `c` whenever `c` joins or leaves one.
+   */
+  private async refreshPeerHosts(c: ContainerRecord, nets: string[] = Object.keys(c.Networks)) {
+    const refresh = this.backend.refreshHosts?.bind(this.backend);
+    if (!refresh) return;
+    const userNets = nets.filter((n) => n !== "bridge");
+    const peers = [...this.records.values()].filter(
+      (p) => p.State.Running && userNets.some((n) => p.Networks[n]),
+    );
+    // awaited, so that peers resolve the name once the API call that changed it has answered
+    await Promise.all(
+      peers.map((peer) =>
+        refresh(this.runSpec(peer)).catch((e) =>
+          log.warn({ err: e, id: peer.Id }, "updating /etc/hosts failed"),
+        ),
+      ),
+    );
+  }
+
   // ---------------------------------------------------------------- lifecycle
 
   start(ref: string): Promise<void> {
@@ -604,6 +629,7 @@ export class ContainerManager {
     log.debug({ id: c.Id }, "started");
     this.onStarted(c, rt);
     proc.exited.then((code) => this.handleExit(c, rt, code));
+    await this.refreshPeerHosts(c);
   }
 
   private async handleExit(c: ContainerRecord, rt: Runtime, code: number): Promise<void> {
@@ -620,6 +646,7 @@ export class ContainerManager {
       ExitCode: code,
       FinishedAt: nowIso(),
     });
+    await this.refreshPeerHosts(c);
     if (c.State.Health) c.State.Health.Status = "unhealthy";
     delete c.State.Health;
     const policy = c.HostConfig.RestartPolicy ?? { Name: "no" };
@@ -775,6 +802,7 @@ export class ContainerManager {
       }
     }
     this.records.delete(c.Id);
+    await this.refreshPeerHosts(c);
     // One rename makes the removal durable; the files go in the background.
     const trash = path.join(this.root, "containers", `.removed-${c.Id}`);
     await fs.rename(this.dir(c.Id), trash);
@@ -1041,6 +1069,7 @@ export class ContainerManager {
     }
     this.attachNetwork(c, n.Name, ep);
     await this.save(c);
+    if (c.State.Running) await this.refreshPeerHosts(c, [n.Name]);
     this.events.emit("network", "connect", n.Id, { container: c.Id, name: n.Name, type: n.Driver });
   }
 
@@ -1056,6 +1085,10 @@ export class ContainerManager {
     }
     delete c.Networks[n.Name];
     await this.save(c);
+    if (c.State.Running) {
+      await this.refreshPeerHosts(c, [n.Name]);
+      await this.backend.refreshHosts?.(this.runSpec(c)); // its former peers are gone from its own
+    }
     this.events.emit("network", "disconnect", n.Id, { container: c.Id, name: n.Name, type: n.Driver });
   }
 }

@@ -73,13 +73,12 @@ export function validateCreate(cfg: ContainerConfig, host: HostConfig): void {
   const hc = cfg.Healthcheck;
   if (hc) {
     for (const k of ["Interval", "Timeout", "StartPeriod"] as const) {
-      const v = hc[k];
-      if (v !== undefined && v !== 0 && v < 1_000_000) {
+      const v = hc[k]; // docker-py sends null for an unset duration
+      if (v != null && v !== 0 && v < 1_000_000) {
         throw badRequest(`${k} in Healthcheck cannot be less than 1ms`);
       }
     }
-    if (hc.Retries !== undefined && hc.Retries < 0)
-      throw badRequest("Retries in Healthcheck cannot be negative");
+    if (hc.Retries != null && hc.Retries < 0) throw badRequest("Retries in Healthcheck cannot be negative");
   }
 }
 

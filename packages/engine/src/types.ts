@@ -214,6 +214,8 @@ export interface Backend {
   prepare(spec: RunSpec): Promise<void>;
   /** Fail like dockerd's `start` would if the command cannot run (e.g. executable not found). */
   start(spec: RunSpec): Promise<RunningProcess>;
+  /** Rewrite a running container's /etc/hosts from `spec.hosts` (peers joined or left its networks). */
+  refreshHosts?(spec: RunSpec): Promise<void>;
   exec(spec: RunSpec, exec: ExecSpec): Promise<RunningProcess>;
   remove(id: string): Promise<void>;
   statPath(spec: RunSpec, path: string): Promise<PathStat>;

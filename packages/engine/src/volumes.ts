@@ -19,6 +19,8 @@ export interface Volume {
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
 /** Named volumes: real directories under <data-root>/volumes/<name>/_data. */
+const ANONYMOUS_LABEL = "com.docker.volume.anonymous";
+
 export class VolumeStore {
   private volumes = new Map<string, Volume>();
   private readonly indexFile: string;
@@ -59,6 +61,9 @@ export class VolumeStore {
     anonymous?: boolean;
   }): Promise<Volume> {
     const name = opts.Name || newId();
+    // dockerd labels a volume created without a name as anonymous, so that prune takes it
+    const labels =
+      opts.Name || opts.anonymous ? (opts.Labels ?? {}) : { ...opts.Labels, [ANONYMOUS_LABEL]: "" };
     if (!NAME_RE.test(name)) {
       throw badRequest(
         `create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`,
@@ -76,7 +81,7 @@ export class VolumeStore {
       Driver: "local",
       Mountpoint: dir,
       CreatedAt: nowIso(),
-      Labels: opts.Labels ?? {},
+      Labels: labels,
       Options: opts.DriverOpts ?? {},
       Scope: "local",
       ...(opts.anonymous ? { Anonymous: true } : {}),
@@ -126,7 +131,7 @@ export class VolumeStore {
     for (const v of [...this.volumes.values()]) {
       if (this.usedBy(v.Name).length) continue;
       // dockerd (API >= 1.42) prunes only anonymous volumes unless all=true
-      if (!all && !v.Anonymous) continue;
+      if (!all && !v.Anonymous && !(ANONYMOUS_LABEL in v.Labels)) continue;
       if (!matchLabels(v.Labels, filters.get("label"))) continue;
       const not = filters.get("label!");
       if (not && not.some((l) => matchLabels(v.Labels, [l]))) continue;

@@ -60,6 +60,21 @@ test("restart policy and --rm conflict like dockerd", () => {
   assert.throws(() => validateCreate({}, {}), /no command specified/);
 });
 
+test("null healthcheck durations (docker-py, compose) mean unset", () => {
+  const Healthcheck = {
+    Test: ["CMD", "true"],
+    Interval: 1e9,
+    Timeout: null,
+    StartPeriod: null,
+    Retries: null,
+  };
+  validateCreate({ Cmd: ["x"], Healthcheck } as unknown as Parameters<typeof validateCreate>[0], {});
+  assert.throws(
+    () => validateCreate({ Cmd: ["x"], Healthcheck: { Test: ["CMD", "true"], StartPeriod: 5 } }, {}),
+    /StartPeriod in Healthcheck cannot be less than 1ms/,
+  );
+});
+
 test("binds, mounts and anonymous volumes", () => {
   const m = wantedMounts(
     { Volumes: { "/anon": {} } },

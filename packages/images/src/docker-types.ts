@@ -75,6 +75,7 @@ export interface ImageInspect {
   Comment: string;
   Created: string;
   Container: string;
+  ContainerConfig: ImageInspectConfig;
   DockerVersion: string;
   Author: string;
   Config: ImageInspectConfig;

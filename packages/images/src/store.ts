@@ -541,6 +541,9 @@ export class ImageStore implements PullStore, CreateStore {
       Comment: rec.comment ?? "",
       Created: rec.created,
       Container: "",
+      // API < 1.45 still has it; compose v1 reads ContainerConfig.Volumes on recreate. Pulled images
+      // carry no container_config, for which dockerd shows this empty config.
+      ContainerConfig: emptyContainerConfig(),
       DockerVersion: "",
       Author: rec.author ?? "",
       Config: config,
@@ -573,6 +576,28 @@ export class ImageStore implements PullStore, CreateStore {
       Size: rec.size,
     };
   }
+}
+
+function emptyContainerConfig(): ImageInspectConfig {
+  return {
+    Hostname: "",
+    Domainname: "",
+    User: "",
+    AttachStdin: false,
+    AttachStdout: false,
+    AttachStderr: false,
+    Tty: false,
+    OpenStdin: false,
+    StdinOnce: false,
+    Env: null,
+    Cmd: null,
+    Image: "",
+    Volumes: null,
+    WorkingDir: "",
+    Entrypoint: null,
+    OnBuild: null,
+    Labels: null,
+  };
 }
 
 /** dockerd's isSingleReference: at most one tag, and all references in one repository. */

@@ -430,6 +430,7 @@ describe("ImageStore bookkeeping", () => {
     assert.equal(insp.Author, "sockerless tests");
     assert.equal(insp.Container, "");
     assert.equal(insp.DockerVersion, "");
+    assert.equal(insp.ContainerConfig.Volumes, null); // present (API < 1.45) and empty, as dockerd
     const sum = store.summary(store.get(id) as NonNullable<ReturnType<ImageStore["get"]>>);
     assert.equal(sum.Created, Math.floor(Date.parse("2024-01-02T03:04:05Z") / 1000));
     assert.equal(sum.SharedSize, -1);

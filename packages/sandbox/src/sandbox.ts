@@ -98,6 +98,46 @@ const NO_STDIN = new Set(
   ).split(" "),
 );
 
+/**
+ * Commands whose operands are all input files, with their options that take a value: given a file
+ * (and no `-`), they never read stdin, so `docker exec -i c cat /etc/hosts` (or compose's exec,
+ * which always opens stdin) need not wait for an EOF that may never come.
+ */
+const FILE_READERS: Record<string, string> = {
+  cat: "",
+  tac: "",
+  wc: "",
+  nl: "",
+  md5sum: "",
+  sha1sum: "",
+  sha256sum: "",
+  sha512sum: "",
+  head: "nc",
+  tail: "nc",
+  sort: "kto",
+  cut: "bcdf",
+};
+
+export function readsOnlyFiles(argv: string[]): boolean {
+  const withValue = FILE_READERS[argv[0]];
+  if (withValue === undefined) return false;
+  let files = 0;
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "-") return false;
+    if (a === "--") {
+      const rest = argv.slice(i + 1);
+      return !rest.includes("-") && files + rest.length > 0;
+    }
+    if (a.startsWith("-")) {
+      if (a.length === 2 && withValue.includes(a[1])) i++; // the option's value is the next argument
+      continue;
+    }
+    files++;
+  }
+  return files > 0;
+}
+
 const DEFAULT_MAX_MEMORY = 256 * 1024 * 1024;
 const DEFAULT_MAX_OUTPUT = 256 * 1024 * 1024;
 
@@ -406,7 +446,7 @@ class Sandbox implements SandboxProcess {
   }
 
   private needsStdin(argv: string[], inv: ShellInvocation | undefined): boolean {
-    if (!inv) return !NO_STDIN.has(argv[0]);
+    if (!inv) return !NO_STDIN.has(argv[0]) && !readsOnlyFiles(argv);
     if (inv.mode !== "c") return true;
     try {
       const a = this.bash!.analyze(inv.script);

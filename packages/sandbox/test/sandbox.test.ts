@@ -194,6 +194,21 @@ describe("sandbox", { skip }, () => {
       assert.equal(r.stdout(), "hi\n");
     });
 
+    test("a command given only files does not wait for stdin's EOF", async () => {
+      const r = start(specFor(root, ["cat", "/etc/passwd"], { openStdin: true }));
+      assert.equal(await r.proc.exited, 0);
+      assert.match(r.stdout(), /^root:/);
+      const t = start(specFor(root, ["tail", "-n", "1", "/etc/passwd"], { openStdin: true }));
+      assert.equal(await t.proc.exited, 0);
+      assert.equal(t.stdout().split("\n").length, 2);
+      // `tail -n 1` without a file reads stdin, so it waits for it
+      const h = start(specFor(root, ["tail", "-n", "1"], { openStdin: true }));
+      h.proc.writeStdin(Buffer.from("first\nsecond\n"));
+      h.proc.endStdin();
+      assert.equal(await h.proc.exited, 0);
+      assert.equal(h.stdout(), "second\n");
+    });
+
     test("interactive shell without stdin exits at once", async () => {
       assert.deepEqual(await run(specFor(root, ["sh"])), { code: 0, stdout: "", stderr: "" });
     });

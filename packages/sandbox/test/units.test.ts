@@ -2,7 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { builtinCommands, parseShellArgs, parseSignal } from "../src/index.js";
 import { parseSleep, parseTail, tailSelect } from "../src/builtins.js";
-import { incomplete } from "../src/sandbox.js";
+import { incomplete, readsOnlyFiles } from "../src/sandbox.js";
 import { streamSafeArgv, streamSafeScript, type StreamSafetyEnv } from "../src/streamsafe.js";
 import { Bash } from "@everruns/bashkit";
 
@@ -201,4 +201,25 @@ describe("stream safety", () => {
     );
     assert.equal(streamSafeArgv(["sh", "-c", 'exec "$@"', "sh", "echo", "hi"], env).safe, true);
   });
+});
+
+test("commands given only files do not read stdin", () => {
+  for (const argv of [
+    ["cat", "/a"],
+    ["tail", "-f", "/log"],
+    ["head", "-n", "5", "/a"],
+    ["cut", "-d", ":", "-f1", "/a"],
+    ["wc", "-l", "--", "/a"],
+  ])
+    assert.equal(readsOnlyFiles(argv), true, argv.join(" "));
+  for (const argv of [
+    ["cat"],
+    ["cat", "-"],
+    ["cat", "/a", "-"],
+    ["head", "-n", "5"],
+    ["sort", "-k", "2"],
+    ["grep", "x", "/a"],
+    ["wc", "--", "-"],
+  ])
+    assert.equal(readsOnlyFiles(argv), false, argv.join(" "));
 });

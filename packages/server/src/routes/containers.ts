@@ -15,10 +15,10 @@ async function logs(ctx: Ctx) {
   const stdout = ctx.bool("stdout");
   const stderr = ctx.bool("stderr");
   if (!stdout && !stderr) throw badRequest("Bad parameters: you must choose at least one stream");
-  const tailRaw = ctx.str("tail");
-  const tail = !tailRaw || tailRaw === "all" ? undefined : Number(tailRaw);
-  if (tail !== undefined && (!Number.isInteger(tail) || tail < 0))
-    throw badRequest(`invalid value for "tail": ${tailRaw}`);
+  // dockerd: a tail that is not an integer, or is negative (testcontainers sends -1), means all lines
+  const tailRaw = ctx.str("tail") ?? "";
+  const tailN = /^[+-]?\d+$/.test(tailRaw) ? Number(tailRaw) : -1;
+  const tail = tailN >= 0 ? tailN : undefined;
   const tty = !!c.Config.Tty;
   const timestamps = ctx.bool("timestamps");
   const res = ctx.mustRes();
