@@ -50,6 +50,17 @@ program
     "--allow-insecure-tcp",
     "listen on a non-loopback TCP address without --tlsverify (anyone who reaches it controls the daemon)",
   )
+  .addOption(
+    new Option(
+      "--docker-host <address>",
+      "docker backend: the Docker Engine, unix:///path or tcp://host:port",
+    ).default(process.env.SOCKERLESS_DOCKER_HOST),
+  )
+  .option("--docker-tls", "docker backend: talk TLS to the engine (implied by --docker-tls-verify)")
+  .option("--docker-tls-verify", "docker backend: TLS, verifying the engine's certificate against the CA")
+  .option("--docker-tls-ca <file>", "docker backend: CA certificate (PEM)")
+  .option("--docker-tls-cert <file>", "docker backend: client certificate (PEM)")
+  .option("--docker-tls-key <file>", "docker backend: client key (PEM)")
   .action(async (opts) => {
     try {
       const daemon = await serve({ ...opts, routeLog: process.env.SOCKERLESS_ROUTE_LOG });

@@ -3,8 +3,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { log } from "@sockerless/api";
+import { DockerBackend, type EngineTls } from "@sockerless/backend-docker";
 import { MemoryBackend } from "@sockerless/backend-memory";
-import { Engine } from "@sockerless/engine";
+import { Engine, type Backend } from "@sockerless/engine";
 import { ImageStore } from "@sockerless/images";
 import { createDockerServer, isLoopback, listenOn, parseTcpAddress, type Listener } from "@sockerless/server";
 import { loadServerTls, type TlsFlags } from "./tls.js";
@@ -23,6 +24,31 @@ export interface ServeOptions extends TlsFlags {
   maxRunSeconds?: number;
   maxMemory?: number;
   rootfsDir?: string;
+  dockerHost?: string;
+  dockerTls?: boolean;
+  dockerTlsVerify?: boolean;
+  dockerTlsCa?: string;
+  dockerTlsCert?: string;
+  dockerTlsKey?: string;
+}
+
+/**
+ * TLS to the engine from flags, or from SOCKERLESS_DOCKER_CERT_PATH / SOCKERLESS_DOCKER_TLS_VERIFY
+ * (a directory with ca.pem, cert.pem and key.pem, as the docker CLI's DOCKER_CERT_PATH).
+ */
+export function engineTls(opts: ServeOptions, env = process.env): EngineTls | undefined {
+  const certPath = env.SOCKERLESS_DOCKER_CERT_PATH;
+  const verify = !!opts.dockerTlsVerify || (env.SOCKERLESS_DOCKER_TLS_VERIFY ?? "") !== "";
+  const inDir = (f: string) => (certPath ? path.join(certPath, f) : undefined);
+  const ca = opts.dockerTlsCa ?? inDir("ca.pem");
+  const cert = opts.dockerTlsCert ?? inDir("cert.pem");
+  const key = opts.dockerTlsKey ?? inDir("key.pem");
+  const wanted = verify || opts.dockerTls || opts.dockerTlsCa || opts.dockerTlsCert || opts.dockerTlsKey;
+  if (!wanted && !certPath) return undefined;
+  if (verify && !ca)
+    throw new Error("--docker-tls-verify needs --docker-tls-ca (or SOCKERLESS_DOCKER_CERT_PATH)");
+  if (!!cert !== !!key) throw new Error("--docker-tls-cert and --docker-tls-key go together");
+  return { ca, cert, key, verify };
 }
 
 /**
@@ -56,9 +82,6 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   log.level = opts.logLevel;
   const dataRoot = path.resolve(opts.dataRoot);
   const registry = { insecureRegistries: opts.insecureRegistry, mirrors: opts.registryMirror };
-  if (opts.backend !== "memory") {
-    throw new Error(`unknown backend "${opts.backend}": this build supports: memory`);
-  }
   const hosts = opts.host.length ? opts.host : [`unix://${path.join(dataRoot, "sockerless.sock")}`];
   const tlsOn = !!(opts.tls || opts.tlsverify);
   for (const h of hosts) {
@@ -79,15 +102,26 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   // Like dockerd, TLS applies to TCP listeners; unix sockets are protected by file permissions.
   const serverTls =
     tlsOn && hosts.some((h) => parseTcpAddress(h, tlsOn)) ? await loadServerTls(opts) : undefined;
-  // The backend and the engine share one image store.
+  // The backend and the engine share one image store (unused when the backend keeps images).
   const images = new ImageStore(path.join(dataRoot, "images"), registry);
-  const backend = new MemoryBackend({
-    dataRoot,
-    rootfsRoot: opts.rootfsDir ?? defaultRootfsDir(dataRoot),
-    images,
-    maxRunMs: opts.maxRunSeconds ? opts.maxRunSeconds * 1000 : undefined,
-    maxMemoryBytes: opts.maxMemory,
-  });
+  let backend: Backend;
+  if (opts.backend === "memory") {
+    backend = new MemoryBackend({
+      dataRoot,
+      rootfsRoot: opts.rootfsDir ?? defaultRootfsDir(dataRoot),
+      images,
+      maxRunMs: opts.maxRunSeconds ? opts.maxRunSeconds * 1000 : undefined,
+      maxMemoryBytes: opts.maxMemory,
+    });
+  } else if (opts.backend === "docker") {
+    if (!opts.dockerHost)
+      throw new Error(
+        "the docker backend needs --docker-host (or SOCKERLESS_DOCKER_HOST): unix:///path or tcp://host:port",
+      );
+    backend = new DockerBackend({ dataRoot, host: opts.dockerHost, tls: engineTls(opts) });
+  } else {
+    throw new Error(`unknown backend "${opts.backend}": this build supports: memory, docker`);
+  }
   const engine = new Engine({ dataRoot, backend, registry, images });
   await engine.init();
   const servers = hosts.map((h) =>

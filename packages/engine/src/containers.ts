@@ -22,6 +22,7 @@ import { Runtime, type OutputListener } from "./runtime.js";
 import type {
   Backend,
   ContainerConfig,
+  RecoveredContainer,
   ContainerRecord,
   EndpointSettings,
   HostConfig,
@@ -86,6 +87,15 @@ export class ContainerManager {
       this.files.set(rec.Id, file);
       this.records.set(rec.Id, rec);
       this.runtimes.set(rec.Id, new Runtime(new LogFile(path.join(base, id, "log.bin"))));
+    }
+    const recovered = this.backend.recover
+      ? await this.backend.recover([...this.records.values()].map((c) => this.runSpec(c)))
+      : undefined;
+    for (const rec of this.records.values()) {
+      if (recovered) {
+        await this.adopt(rec, recovered.get(rec.Id));
+        continue;
+      }
       if (rec.State.Running || rec.State.Restarting) {
         // The daemon went away while this ran: the sandbox process is gone.
         Object.assign(rec.State, {
@@ -101,6 +111,37 @@ export class ContainerManager {
         await this.save(rec);
       }
     }
+  }
+
+  /** A container as the platform reports it after a daemon restart: its real state, its live process. */
+  private async adopt(rec: ContainerRecord, found: RecoveredContainer | undefined): Promise<void> {
+    const rt = this.runtime(rec.Id);
+    if (found?.state === "running") {
+      rt.bind(found.proc, rec.State.Pid || nextPid++);
+      Object.assign(rec.State, {
+        Status: found.paused ? "paused" : "running",
+        Running: true,
+        Paused: found.paused,
+        Restarting: false,
+        StartedAt: found.startedAt,
+      });
+      found.proc.exited.then((code) => this.handleExit(rec, rt, code));
+    } else if (found?.state === "exited" || (!found && (rec.State.Running || rec.State.Restarting))) {
+      // gone from the platform while we were down: it cannot have an exit code, as dockerd's 255
+      const code = found?.state === "exited" ? found.exitCode : 255;
+      Object.assign(rec.State, {
+        Status: "exited",
+        Running: false,
+        Paused: false,
+        Restarting: false,
+        Pid: 0,
+        ExitCode: code,
+        OOMKilled: found?.state === "exited" ? found.oomKilled : false,
+        FinishedAt: found?.state === "exited" ? found.finishedAt : nowIso(),
+      });
+      delete rec.State.Health;
+    }
+    await this.save(rec);
   }
 
   /** Restart containers whose policy says so after a daemon restart (always; unless-stopped if not stopped by hand). */
@@ -177,7 +218,9 @@ export class ContainerManager {
         `Conflict. The container name "${fullName}" is already in use by container "${other.Id}". You have to remove (or rename) that container to be able to reuse that name.`,
       );
     }
-    const image = this.images.resolve(req.Image);
+    const image = this.backend.images
+      ? await this.backend.images.resolve(req.Image)
+      : this.images.resolve(req.Image);
     if (!image)
       throw noSuchImage(
         req.Image.includes(":") || req.Image.includes("@") ? req.Image : `${req.Image}:latest`,
@@ -205,7 +248,7 @@ export class ContainerManager {
     // whether logs can be read back. Logs are kept by the engine whatever the driver.
     const logConfig = host.LogConfig as { Type?: string; Config?: Record<string, string> } | undefined;
     host.LogConfig = { Type: logConfig?.Type || "json-file", Config: logConfig?.Config ?? {} };
-    if (host.PortBindings && Object.keys(host.PortBindings).length) {
+    if (!this.backend.capabilities.ports && host.PortBindings && Object.keys(host.PortBindings).length) {
       warnings.push("The memory backend has no network: published ports are not reachable.");
     }
 
@@ -331,7 +374,16 @@ export class ContainerManager {
   private async resolveMounts(cfg: ContainerConfig, host: HostConfig): Promise<MountPoint[]> {
     const out: MountPoint[] = [];
     for (const m of wantedMounts(cfg, host)) {
-      if (m.type === "bind") {
+      if (m.type === "bind" && this.backend.capabilities.platformBinds) {
+        out.push({
+          Type: "bind",
+          Source: m.source,
+          Destination: m.target,
+          Mode: m.readOnly ? "ro" : "",
+          RW: !m.readOnly,
+          Propagation: "rprivate",
+        });
+      } else if (m.type === "bind") {
         const fromMounts = (host.Mounts ?? []).some((x) => x.Target === m.target && x.Type === "bind");
         try {
           await fs.stat(m.source);
@@ -404,12 +456,16 @@ export class ContainerManager {
 
   // ---------------------------------------------------------------- list / inspect
 
+  private imageSize(id: string): number {
+    return (this.backend.images ? this.backend.images.cached(id) : this.images.get(id))?.size ?? 0;
+  }
+
   inspect(ref: string, size = false) {
     const c = this.get(ref);
     return inspectContainer(
       c,
       (id) => this.networks.find(id),
-      size ? { rw: 0, rootFs: this.images.get(c.Image)?.size ?? 0 } : undefined,
+      size ? { rw: 0, rootFs: this.imageSize(c.Image) ?? 0 } : undefined,
     );
   }
 
@@ -418,7 +474,7 @@ export class ContainerManager {
     const rw = await this.backend.sizeRw(this.runSpec(c));
     return inspectContainer(c, (id) => this.networks.find(id), {
       rw,
-      rootFs: rw + (this.images.get(c.Image)?.size ?? 0),
+      rootFs: rw + (this.imageSize(c.Image) ?? 0),
     });
   }
 
@@ -502,7 +558,7 @@ export class ContainerManager {
       Command: [c.Path, ...c.Args].map((a) => (a.includes(" ") ? `"${a}"` : a)).join(" "),
       Created: Math.floor(Date.parse(c.Created) / 1000),
       Ports: [] as unknown[],
-      ...(size ? { SizeRw: rw, SizeRootFs: rw + (this.images.get(c.Image)?.size ?? 0) } : {}),
+      ...(size ? { SizeRw: rw, SizeRootFs: rw + (this.imageSize(c.Image) ?? 0) } : {}),
       Labels: c.Config.Labels ?? {},
       State: c.State.Status,
       Status: statusText(c),
@@ -529,6 +585,7 @@ export class ContainerManager {
       hosts: this.hostsFor(c),
       memoryBytes:
         typeof c.HostConfig.Memory === "number" && c.HostConfig.Memory > 0 ? c.HostConfig.Memory : undefined,
+      container: c,
     };
   }
 
@@ -624,12 +681,22 @@ export class ContainerManager {
     if (c.Config.Healthcheck?.Test?.length && c.Config.Healthcheck.Test[0] !== "NONE") {
       c.State.Health = { Status: "starting", FailingStreak: 0, Log: [] };
     } else delete c.State.Health;
+    if (this.backend.endpoints) await this.applyEndpoints(c);
     await this.save(c);
     this.emit(c, "start");
     log.debug({ id: c.Id }, "started");
     this.onStarted(c, rt);
     proc.exited.then((code) => this.handleExit(c, rt, code));
     await this.refreshPeerHosts(c);
+  }
+
+  /** Addresses as the platform assigned them replace the engine's own allocation. */
+  private async applyEndpoints(c: ContainerRecord): Promise<void> {
+    const eps = await this.backend.endpoints!(c.Id).catch((e) => {
+      log.warn({ err: e, id: c.Id }, "reading the container's endpoints failed");
+      return {};
+    });
+    for (const [net, ep] of Object.entries(eps)) if (c.Networks[net]) Object.assign(c.Networks[net], ep);
   }
 
   private async handleExit(c: ContainerRecord, rt: Runtime, code: number): Promise<void> {
@@ -959,17 +1026,29 @@ export class ContainerManager {
 
   async pause(ref: string): Promise<void> {
     const c = this.get(ref);
-    if (!this.backend.capabilities.pause)
+    if (!this.backend.capabilities.pause || !this.backend.pause)
       throw notImplemented(`pause is not supported by the ${this.backend.name} backend`);
-    if (!c.State.Running) throw conflict(`Container ${c.Id} is not running`);
-    throw notImplemented(`pause is not supported by the ${this.backend.name} backend`);
+    await this.locked(c.Id, async () => {
+      if (!c.State.Running || c.State.Restarting) throw conflict(`Container ${c.Id} is not running`);
+      if (c.State.Paused) throw conflict(`Container ${c.Id} is already paused`);
+      await this.backend.pause!(c.Id);
+      Object.assign(c.State, { Status: "paused", Paused: true });
+      await this.save(c);
+      this.emit(c, "pause");
+    });
   }
 
   async unpause(ref: string): Promise<void> {
     const c = this.get(ref);
-    if (!this.backend.capabilities.pause)
+    if (!this.backend.capabilities.pause || !this.backend.unpause)
       throw notImplemented(`unpause is not supported by the ${this.backend.name} backend`);
-    if (!c.State.Paused) throw conflict(`Container ${c.Id} is not paused`);
+    await this.locked(c.Id, async () => {
+      if (!c.State.Paused) throw conflict(`Container ${c.Id} is not paused`);
+      await this.backend.unpause!(c.Id);
+      Object.assign(c.State, { Status: "running", Paused: false });
+      await this.save(c);
+      this.emit(c, "unpause");
+    });
   }
 
   resize(ref: string, h: number, w: number): void {
@@ -978,9 +1057,10 @@ export class ContainerManager {
     this.runtime(c.Id).proc?.resize(h, w);
   }
 
-  top(ref: string, _psArgs?: string) {
+  async top(ref: string, psArgs?: string) {
     const c = this.get(ref);
     if (!c.State.Running) throw conflict(`Container ${c.Id} is not running`);
+    if (this.backend.top) return this.backend.top(c.Id, psArgs).catch((e) => rethrowNamed(e, c, ref));
     const started = new Date(c.State.StartedAt).toTimeString().slice(0, 5);
     return {
       Titles: ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"],
@@ -999,9 +1079,9 @@ export class ContainerManager {
     };
   }
 
-  stats(ref: string) {
+  async stats(ref: string) {
     const c = this.get(ref);
-    const s = this.backend.stats(c.Id);
+    const s = await this.backend.stats(c.Id);
     const now = nowIso();
     const cpu = {
       cpu_usage: { total_usage: s.cpuNanos, usage_in_kernelmode: 0, usage_in_usermode: s.cpuNanos },
@@ -1068,6 +1148,13 @@ export class ContainerManager {
       );
     }
     this.attachNetwork(c, n.Name, ep);
+    try {
+      await this.backend.networks?.connect(c.Id, n, c.Networks[n.Name]);
+    } catch (e) {
+      delete c.Networks[n.Name];
+      throw e;
+    }
+    if (c.State.Running && this.backend.endpoints) await this.applyEndpoints(c);
     await this.save(c);
     if (c.State.Running) await this.refreshPeerHosts(c, [n.Name]);
     this.events.emit("network", "connect", n.Id, { container: c.Id, name: n.Name, type: n.Driver });
@@ -1083,6 +1170,7 @@ export class ContainerManager {
     if (!c.Networks[n.Name]) {
       throw new DockerError(403, `container ${c.Id} is not connected to network ${n.Name}`);
     }
+    await this.backend.networks?.disconnect(c.Id, n, force);
     delete c.Networks[n.Name];
     await this.save(c);
     if (c.State.Running) {

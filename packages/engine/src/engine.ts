@@ -54,19 +54,28 @@ export class Engine {
     this.backend = opts.backend;
     this.images = opts.images;
     this.containers = new ContainerManager(opts.dataRoot, opts.backend, this.images, this.events);
-    this.volumes = new VolumeStore(opts.dataRoot, this.events, (name) =>
-      [...this.containers.records.values()]
-        .filter((c) => c.Mounts.some((m) => m.Name === name))
-        .map((c) => c.Id),
+    this.volumes = new VolumeStore(
+      opts.dataRoot,
+      this.events,
+      (name) =>
+        [...this.containers.records.values()]
+          .filter((c) => c.Mounts.some((m) => m.Name === name))
+          .map((c) => c.Id),
+      opts.backend.volumes,
     );
-    this.networks = new NetworkStore(opts.dataRoot, this.events, (netId) => {
-      const out = new Map<string, string>();
-      for (const c of this.containers.records.values()) {
-        for (const ep of Object.values(c.Networks))
-          if (ep.NetworkID === netId) out.set(c.Id, ep.IPAddress ?? "");
-      }
-      return out;
-    });
+    this.networks = new NetworkStore(
+      opts.dataRoot,
+      this.events,
+      (netId) => {
+        const out = new Map<string, string>();
+        for (const c of this.containers.records.values()) {
+          for (const ep of Object.values(c.Networks))
+            if (ep.NetworkID === netId) out.set(c.Id, ep.IPAddress ?? "");
+        }
+        return out;
+      },
+      opts.backend.networks,
+    );
     this.containers.volumes = this.volumes;
     this.containers.networks = this.networks;
     this.execs = new ExecManager(this.containers, opts.backend);
@@ -204,6 +213,13 @@ export class Engine {
   ) {
     let full = ref;
     if (tag) full = tag.startsWith("sha256:") ? `${ref}@${tag}` : `${ref}:${tag}`;
+    if (this.backend.images) {
+      await this.backend.images.pull(full, auth, platform, onProgress);
+      const pulled = await this.backend.images.resolve(full);
+      if (!pulled) throw noSuchImage(full);
+      this.events.emit("image", "pull", full, { name: full });
+      return pulled;
+    }
     let plat;
     if (platform) {
       const [os_, arch, variant] = platform.split("/");
@@ -221,6 +237,7 @@ export class Engine {
     auth: RegistryAuth | undefined,
     onProgress: (m: ProgressMessage) => void,
   ) {
+    this.ownImagesOnly("push");
     await pushImage(this.images, name, tag, { auth, onProgress });
     const full = tag ? `${name}:${tag}` : name;
     this.events.emit("image", "push", full, { name: full });
@@ -228,6 +245,7 @@ export class Engine {
 
   /** docker save: a tar stream of the images. */
   async save(names: string[]) {
+    this.ownImagesOnly("save");
     const stream = await saveImages(this.images, names);
     for (const n of names) this.events.emit("image", "save", n, { name: n });
     return stream;
@@ -235,6 +253,7 @@ export class Engine {
 
   /** docker load: the lines dockerd prints ("Loaded image: x:y"); progress unless quiet. */
   async load(input: Readable, onProgress?: (m: ProgressMessage) => void): Promise<string[]> {
+    this.ownImagesOnly("load");
     const lines = await loadImages(this.images, input, { onProgress });
     for (const l of lines) {
       const m = /^Loaded image(?: ID)?: (.+)$/.exec(l);
@@ -257,6 +276,7 @@ export class Engine {
       onProgress?: (m: ProgressMessage) => void;
     },
   ) {
+    this.ownImagesOnly("import");
     if (opts.repo) this.images.checkTag(opts.repo, opts.tag); // a bad name fails before anything is stored
     const img = await importImage(this.images, src, body, opts);
     if (opts.repo) await this.tagImage(img.id, opts.repo, opts.tag);
@@ -269,7 +289,33 @@ export class Engine {
     return login(auth, this.opts.registry);
   }
 
-  listImages(filters: Filters, all = false) {
+  /** Operations on the engine's own image store, which a backend that keeps images does not use. */
+  private ownImagesOnly(op: string) {
+    if (this.backend.images)
+      throw notImplemented(`image ${op} is not supported by the ${this.backend.name} backend yet`);
+  }
+
+  /** GET /images/json; a backend that keeps images answers with its own list. */
+  async listImages(filters: Filters, raw: { all: boolean; filters: string | undefined; digests: boolean }) {
+    if (this.backend.images) return this.backend.images.list(raw);
+    return this.listOwnImages(filters, raw.all);
+  }
+
+  async inspectImage(ref: string) {
+    if (this.backend.images) return this.backend.images.inspect(ref);
+    const img = this.images.resolve(ref);
+    if (!img) throw noSuchImage(ref);
+    return this.images.inspect(img.id);
+  }
+
+  async imageHistory(ref: string) {
+    if (this.backend.images) return this.backend.images.history(ref);
+    const img = this.images.resolve(ref);
+    if (!img) throw noSuchImage(ref);
+    return this.images.history(img.id);
+  }
+
+  private listOwnImages(filters: Filters, all = false) {
     checkFilterKeys(filters, ["dangling", "label", "reference", "before", "since", "until"]);
     let list = this.images.list();
     // untagged images with children are build intermediates: dockerd lists them only with -a
@@ -310,7 +356,15 @@ export class Engine {
     return [...this.containers.records.values()].filter((c) => c.Image === imageId);
   }
 
-  async removeImage(ref: string, force: boolean, _noprune: boolean) {
+  async removeImage(ref: string, force: boolean, noprune: boolean) {
+    if (this.backend.images) {
+      const out = await this.backend.images.remove(ref, force, noprune);
+      for (const r of out) {
+        if (r.Untagged) this.events.emit("image", "untag", ref, { name: r.Untagged });
+        if (r.Deleted) this.events.emit("image", "delete", r.Deleted, { name: r.Deleted });
+      }
+      return out;
+    }
     const img = this.images.resolve(ref);
     if (!img) throw noSuchImage(ref);
     const users = this.usersOf(img.id);
@@ -340,6 +394,11 @@ export class Engine {
   }
 
   async tagImage(ref: string, repo: string, tag: string | undefined) {
+    if (this.backend.images) {
+      await this.backend.images.tag(ref, repo, tag);
+      this.events.emit("image", "tag", ref, { name: `${repo}:${tag || "latest"}` });
+      return;
+    }
     await this.images.tag(ref, repo, tag);
     const img = this.images.resolve(ref)!;
     this.events.emit("image", "tag", img.id, { name: `${repo}:${tag || "latest"}` });
@@ -409,7 +468,8 @@ export class Engine {
     }
   }
 
-  async pruneImages(filters: Filters) {
+  async pruneImages(filters: Filters, raw?: string) {
+    if (this.backend.images) return this.backend.images.prune(raw);
     const inUse = new Set([...this.containers.records.values()].map((c) => c.Image));
     const dangling = filters.get("dangling")?.[0];
     const until = filters.get("until")?.[0];

@@ -1,6 +1,7 @@
 import path from "node:path";
 import { badRequest, conflict, forbidden, noSuchNetwork } from "@sockerless/api";
 import type { EventBus } from "./events.js";
+import type { NetworkHooks } from "./types.js";
 import {
   checkFilterKeys,
   type Filters,
@@ -60,6 +61,8 @@ export class NetworkStore {
     private readonly events: EventBus,
     /** container id -> IPv4 address in use, for one network */
     private readonly addressesIn: (networkId: string) => Map<string, string>,
+    /** the platform's own networks, when the backend mirrors them */
+    private readonly hooks?: NetworkHooks,
   ) {
     this.file = path.join(root, "networks.json");
   }
@@ -145,7 +148,8 @@ export class NetworkStore {
     if (driver !== "bridge")
       throw badRequest(`could not find plugin ${driver} in v1 plugin registry: plugin not found`);
     const config = (req.IPAM?.Config ?? []).map((c) => ({ ...c }));
-    if (config.length === 0) config.push({ Subnet: this.nextFreeSubnet() });
+    // a platform with its own networks picks the subnet itself (the hook reports it back)
+    if (config.length === 0 && !this.hooks) config.push({ Subnet: this.nextFreeSubnet() });
     for (const c of config) {
       if (!c.Subnet) throw badRequest("ipam config: subnet is required");
       const { base, bits } = parseCidr(c.Subnet);
@@ -167,6 +171,7 @@ export class NetworkStore {
     n.Options = req.Options ?? {};
     n.Labels = req.Labels ?? {};
     n.IPAM.Options = req.IPAM?.Options ?? {};
+    await this.hooks?.create(n);
     this.networks.set(n.Id, n);
     await this.save();
     this.events.emit("network", "create", n.Id, { name: n.Name, type: driver });
@@ -217,6 +222,7 @@ export class NetworkStore {
     if (this.addressesIn(n.Id).size > 0) {
       throw forbidden(`error while removing network: network ${n.Name} id ${n.Id} has active endpoints`);
     }
+    await this.hooks?.remove(n);
     this.networks.delete(n.Id);
     await this.save();
     this.events.emit("network", "destroy", n.Id, { name: n.Name, type: n.Driver });

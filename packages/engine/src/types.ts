@@ -1,5 +1,17 @@
 import type { Readable } from "node:stream";
-import type { ImageConfig } from "@sockerless/images";
+import type {
+  ImageConfig,
+  ImageDeleteResponseItem,
+  ImageHistoryItem,
+  ImageInspect,
+  ImagePruneReport,
+  ImageRecord,
+  ImageSummary,
+  ProgressMessage,
+  RegistryAuth,
+} from "@sockerless/images";
+import type { Network } from "./networks.js";
+import type { Volume } from "./volumes.js";
 
 /** Container.Config as the Docker API sends it on create and echoes on inspect. */
 export interface ContainerConfig {
@@ -175,6 +187,13 @@ export interface BackendCapabilities {
   pause: boolean;
   hostBinds: boolean;
   tty: boolean;
+  /**
+   * Bind sources are paths on the platform's host (a remote Docker Engine), not on ours: the
+   * engine passes them through unchecked and the platform reports a missing path.
+   */
+  platformBinds?: boolean;
+  /** Published ports are really published by the platform. */
+  ports?: boolean;
 }
 
 /** Resolved mounts handed to a backend: host directories for volumes and binds. */
@@ -199,6 +218,11 @@ export interface RunSpec {
   /** Lines for /etc/hosts (name resolution between containers on a network). */
   hosts: string[];
   memoryBytes?: number;
+  /**
+   * The whole record. Passthrough backends (docker) map the user's Docker config onto their
+   * platform from it; read-only for a backend.
+   */
+  container: Readonly<ContainerRecord>;
 }
 
 /**
@@ -235,5 +259,73 @@ export interface Backend {
    */
   diffTar?(spec: RunSpec): Promise<Readable>;
   sizeRw(spec: RunSpec): Promise<number>;
-  stats(id: string): ContainerStats;
+  stats(id: string): ContainerStats | Promise<ContainerStats>;
+
+  // ---- Optional extensions (see "Platform-owned objects" below). A backend that leaves them out
+  // (memory) gets the engine's own stores and a 501 for pause; none of them sees HTTP.
+
+  /** The platform keeps images (pull, list, inspect, tag, remove); the engine's store is unused. */
+  readonly images?: ImageProvider;
+  /** Networks created through Sockerless also become networks of the platform. */
+  readonly networks?: NetworkHooks;
+  /** Named volumes created through Sockerless also become volumes of the platform. */
+  readonly volumes?: VolumeHooks;
+  /** Freeze / thaw every process of the container (capabilities.pause must be true). */
+  pause?(id: string): Promise<void>;
+  unpause?(id: string): Promise<void>;
+  /** The container's real process table, in the Docker API's shape. */
+  top?(id: string, psArgs: string | undefined): Promise<{ Titles: string[]; Processes: string[][] }>;
+  /**
+   * After a daemon restart: the platform's view of the containers the engine knows, by id. A
+   * running one comes with its live process (re-attached); an id missing from the map is gone.
+   */
+  recover?(specs: RunSpec[]): Promise<Map<string, RecoveredContainer>>;
+  /** The container's network endpoints as the platform assigned them (addresses), after start. */
+  endpoints?(id: string): Promise<Record<string, Partial<EndpointSettings>>>;
 }
+
+/*
+ * Platform-owned objects. The engine still owns Docker semantics for every object (names, ids,
+ * filters, events, error codes); when a backend supplies these hooks it also mirrors the object onto
+ * its platform, so what the platform runs is connected and mounted as the user asked. A hook that
+ * throws aborts the engine's operation before anything is saved.
+ */
+
+/** Images kept by the platform (a Docker Engine pulls with its own registry configuration). */
+export interface ImageProvider {
+  /** Image config and id for `create`; undefined when the platform has no such image. */
+  resolve(ref: string): Promise<ImageRecord | undefined>;
+  /** Sync lookup of an image seen before (for sizes in listings); may miss. */
+  cached(id: string): ImageRecord | undefined;
+  list(query: { all: boolean; filters: string | undefined; digests: boolean }): Promise<ImageSummary[]>;
+  inspect(ref: string): Promise<ImageInspect>;
+  history(ref: string): Promise<ImageHistoryItem[]>;
+  pull(
+    ref: string,
+    auth: RegistryAuth | undefined,
+    platform: string | undefined,
+    onProgress: (m: ProgressMessage) => void,
+  ): Promise<void>;
+  tag(ref: string, repo: string, tag: string | undefined): Promise<void>;
+  remove(ref: string, force: boolean, noprune: boolean): Promise<ImageDeleteResponseItem[]>;
+  prune(filters: string | undefined): Promise<ImagePruneReport>;
+}
+
+export interface NetworkHooks {
+  create(n: Network): Promise<void>;
+  remove(n: Network): Promise<void>;
+  /** Only called for containers that exist on the platform (after create). */
+  connect(containerId: string, n: Network, ep: EndpointSettings): Promise<void>;
+  disconnect(containerId: string, n: Network, force: boolean): Promise<void>;
+}
+
+export interface VolumeHooks {
+  /** Returns where the platform keeps the volume's data (shown as Mountpoint). */
+  create(v: Volume): Promise<{ mountpoint: string }>;
+  remove(v: Volume): Promise<void>;
+}
+
+export type RecoveredContainer =
+  | { state: "running"; proc: RunningProcess; startedAt: string; paused: boolean }
+  | { state: "exited"; exitCode: number; finishedAt: string; oomKilled: boolean }
+  | { state: "created" };

@@ -2,6 +2,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { conflict, noSuchVolume, badRequest } from "@sockerless/api";
 import type { EventBus } from "./events.js";
+import type { VolumeHooks } from "./types.js";
 import { checkFilterKeys, type Filters, matchLabels, newId, nowIso, readJson, writeAtomic } from "./util.js";
 
 export interface Volume {
@@ -30,6 +31,8 @@ export class VolumeStore {
     private readonly events: EventBus,
     /** ids of containers that mount the volume, from the container store */
     private readonly usedBy: (name: string) => string[],
+    /** the platform's own volumes, when the backend mirrors them */
+    private readonly hooks?: VolumeHooks,
   ) {
     this.indexFile = path.join(root, "volumes.json");
   }
@@ -75,7 +78,7 @@ export class VolumeStore {
     const existing = this.volumes.get(name);
     if (existing) return existing; // idempotent, as dockerd
     const dir = path.join(this.root, "volumes", name, "_data");
-    await fs.mkdir(dir, { recursive: true });
+    if (!this.hooks) await fs.mkdir(dir, { recursive: true });
     const v: Volume = {
       Name: name,
       Driver: "local",
@@ -86,6 +89,7 @@ export class VolumeStore {
       Scope: "local",
       ...(opts.anonymous ? { Anonymous: true } : {}),
     };
+    if (this.hooks) v.Mountpoint = (await this.hooks.create(v)).mountpoint;
     this.volumes.set(name, v);
     await this.save();
     this.events.emit("volume", "create", name, { driver: "local" });
@@ -117,6 +121,7 @@ export class VolumeStore {
     }
     const users = this.usedBy(name);
     if (users.length) throw conflict(`remove ${name}: volume is in use - [${users.join(", ")}]`);
+    await this.hooks?.remove(v);
     this.volumes.delete(name);
     await this.save();
     await fs.rm(path.join(this.root, "volumes", name), { recursive: true, force: true });

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from "node:timers/promises";
 import { frame, badRequest } from "@sockerless/api";
 import { formatNs, parseFilters, parseTimeArg, type CreateRequest } from "@sockerless/engine";
 import type { Ctx } from "../context.js";
@@ -214,7 +215,7 @@ export const containerRoutes: Route[] = [
   [
     "GET",
     "/containers/:id/top",
-    (ctx) => ctx.send(200, ctx.engine.containers.top(ctx.param("id"), ctx.str("ps_args"))),
+    async (ctx) => ctx.send(200, await ctx.engine.containers.top(ctx.param("id"), ctx.str("ps_args"))),
   ],
   ["GET", "/containers/:id/logs", logs],
   ["POST", "/containers/:id/attach", attach],
@@ -233,31 +234,26 @@ export const containerRoutes: Route[] = [
       const id = ctx.param("id");
       const c = ctx.engine.containers.get(id);
       const stream = ctx.bool("stream", true) && !ctx.bool("one-shot");
-      if (!stream || !c.State.Running) return ctx.send(200, ctx.engine.containers.stats(id));
+      if (!stream || !c.State.Running) return ctx.send(200, await ctx.engine.containers.stats(id));
       const res = ctx.mustRes();
       res.writeHead(200, { "Content-Type": "application/json" });
-      let prev: ReturnType<typeof ctx.engine.containers.stats> | undefined;
-      const tick = () => {
+      let prev: Awaited<ReturnType<typeof ctx.engine.containers.stats>> | undefined;
+      const tick = async () => {
         if (!ctx.engine.containers.find(c.Id)) return false;
-        const s = ctx.engine.containers.stats(c.Id);
+        const s = await ctx.engine.containers.stats(c.Id);
         if (prev) Object.assign(s, { preread: prev.read, precpu_stats: prev.cpu_stats });
         prev = s;
         res.write(JSON.stringify(s) + "\n");
         return c.State.Running;
       };
-      await new Promise<void>((resolve) => {
-        tick();
-        const timer = setInterval(() => {
-          if (!tick()) {
-            clearInterval(timer);
-            resolve();
-          }
-        }, 1000);
-        res.on("close", () => {
-          clearInterval(timer);
-          resolve();
-        });
-      });
+      let open = true;
+      const closed = new Promise<void>((r) => res.on("close", () => r()));
+      void closed.then(() => (open = false));
+      try {
+        while (open && (await tick())) await Promise.race([closed, delay(1000)]);
+      } catch {
+        // the platform stopped answering mid-stream: end the stream, as dockerd does on its errors
+      }
       res.end();
     },
   ],

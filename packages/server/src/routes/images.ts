@@ -124,8 +124,9 @@ export const imageRoutes: Route[] = [
   [
     "GET",
     "/images/json",
-    (ctx) => {
-      ctx.send(200, ctx.engine.listImages(parseFilters(ctx.str("filters")), ctx.bool("all")));
+    async (ctx) => {
+      const raw = { all: ctx.bool("all"), filters: ctx.str("filters"), digests: ctx.bool("digests") };
+      ctx.send(200, await ctx.engine.listImages(parseFilters(raw.filters), raw));
     },
   ],
   ["POST", "/images/create", createImage],
@@ -134,7 +135,8 @@ export const imageRoutes: Route[] = [
   [
     "POST",
     "/images/prune",
-    async (ctx) => ctx.send(200, await ctx.engine.pruneImages(parseFilters(ctx.str("filters")))),
+    async (ctx) =>
+      ctx.send(200, await ctx.engine.pruneImages(parseFilters(ctx.str("filters")), ctx.str("filters"))),
   ],
   [
     "GET",
@@ -155,11 +157,9 @@ export const imageRoutes: Route[] = [
     "/images/*",
     async (ctx) => {
       const { name, op } = splitName(ctx.param("*"), ["json", "history", "get"]);
-      const img = ctx.engine.images.resolve(name);
       if (op === "get") return sendTar(ctx, await ctx.engine.save([name]));
-      if (!img) throw new DockerError(404, `No such image: ${name}`);
-      if (op === "json") return ctx.send(200, ctx.engine.images.inspect(img.id));
-      if (op === "history") return ctx.send(200, ctx.engine.images.history(img.id));
+      if (op === "json") return ctx.send(200, await ctx.engine.inspectImage(name));
+      if (op === "history") return ctx.send(200, await ctx.engine.imageHistory(name));
       throw notFound(`page not found`);
     },
   ],

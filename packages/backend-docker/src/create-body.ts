@@ -1,0 +1,69 @@
+import { notImplemented } from "@sockerless/api";
+import type { ContainerRecord, EndpointSettings } from "@sockerless/engine";
+
+/** Labels every object Sockerless creates on the engine carries. */
+export const LABEL_ID = "sockerless.id";
+export const LABEL_DAEMON = "sockerless.daemon";
+
+/** What the engine's POST /networks/{id}/connect and create's EndpointsConfig take from ours. */
+export function endpointConfig(ep: EndpointSettings) {
+  return {
+    Aliases: ep.Aliases ?? undefined,
+    Links: ep.Links ?? undefined,
+    IPAMConfig: ep.IPAMConfig ?? undefined,
+    DriverOpts: ep.DriverOpts ?? undefined,
+  };
+}
+
+/**
+ * The engine's create body for one of our containers. The Sockerless engine keeps what it owns:
+ * restart policy and auto-remove (it restarts and removes), health checks (it runs them through
+ * exec), and mounts as it resolved them (volumes by name, binds by host path). The rest of the
+ * user's config passes through, so the real container is what they asked for.
+ */
+export function createBody(
+  c: Readonly<ContainerRecord>,
+  labels: Record<string, string>,
+  engineNetwork: (name: string) => string,
+) {
+  const mode = c.HostConfig.NetworkMode || "bridge";
+  if (mode.startsWith("container:"))
+    throw notImplemented("the docker backend does not support --network container:<name> yet");
+  const networks = Object.keys(c.Networks);
+  const primary = networks[0];
+  const binds = c.Mounts.filter((m) => m.Type === "bind").map(
+    (m) => `${m.Source}:${m.Destination}${m.RW ? "" : ":ro"}`,
+  );
+  const mounts = c.Mounts.filter((m) => m.Type !== "bind").map((m) =>
+    m.Type === "volume"
+      ? { Type: "volume", Source: m.Name, Target: m.Destination, ReadOnly: !m.RW }
+      : { Type: "tmpfs", Target: m.Destination, ReadOnly: !m.RW },
+  );
+  // HostConfig.Tmpfs is carried by the tmpfs mounts the engine resolved; Mounts by `mounts`.
+  const { Binds: _b, Mounts: _m, Tmpfs: _t, RestartPolicy: _r, AutoRemove: _a, ...host } = c.HostConfig;
+  const { Healthcheck: _h, Volumes: _v, Labels: userLabels, ...cfg } = c.Config;
+  return {
+    body: {
+      ...cfg,
+      Image: c.Image,
+      Entrypoint: cfg.Entrypoint ?? [],
+      Cmd: cfg.Cmd ?? [],
+      Labels: { ...(userLabels ?? {}), ...labels },
+      // the image's health check would run twice: the Sockerless engine runs it
+      Healthcheck: { Test: ["NONE"] },
+      HostConfig: {
+        ...host,
+        NetworkMode: primary ? engineNetwork(primary) : mode,
+        Binds: binds,
+        Mounts: mounts,
+        RestartPolicy: { Name: "no" },
+        AutoRemove: false,
+      },
+      NetworkingConfig: primary
+        ? { EndpointsConfig: { [engineNetwork(primary)]: endpointConfig(c.Networks[primary]) } }
+        : undefined,
+    },
+    /** networks beyond the first: engines before API 1.44 connect only one at create */
+    extraNetworks: networks.slice(1),
+  };
+}
