@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Reference Docker Engine (Debian docker.io: dockerd 20.10, API 1.41) that the
 # compatibility tests compare Sockerless against.
-# Usage: scripts/dockerd.sh start|stop|sock|host|status
+# Usage: scripts/dockerd.sh start|stop|sock|host|status [NAME]
+#
+#   NAME                   instance name (default "ref", the shared reference
+#                          engine). Another name runs a separate, private
+#                          dockerd with its own socket, data-root, exec-root,
+#                          pidfile and log ($STATE/NAME-docker.*): tests that
+#                          stop and start an engine use one, never "ref".
 #
 #   SOCKERLESS_TEST_STATE  state dir (default /tmp/sockerless-test). Keep it
 #                          short: containerd's sockets live under it and unix
@@ -34,11 +40,16 @@
 set -euo pipefail
 
 STATE="${SOCKERLESS_TEST_STATE:-/tmp/sockerless-test}"
-SOCK="$STATE/ref-docker.sock"
-PIDFILE="$STATE/ref-docker.pid"
-LOG="$STATE/ref-docker.log"
-DATA="$STATE/ref-docker-data"
-EXEC="$STATE/ref-docker-exec"
+NAME="${2:-ref}"
+[[ "$NAME" =~ ^[a-z0-9][a-z0-9-]{0,23}$ ]] || {
+  echo "dockerd.sh: ERROR: instance name must match [a-z0-9][a-z0-9-]{0,23}: $NAME" >&2
+  exit 2
+}
+SOCK="$STATE/$NAME-docker.sock"
+PIDFILE="$STATE/$NAME-docker.pid"
+LOG="$STATE/$NAME-docker.log"
+DATA="$STATE/$NAME-docker-data"
+EXEC="$STATE/$NAME-docker-exec"
 START_TIMEOUT=60
 STOP_TIMEOUT=40 # dockerd gives running containers 15 s to stop on shutdown
 
@@ -137,7 +148,7 @@ case "${1:-}" in
     if answering; then echo "running at unix://$SOCK"; else echo "not running"; exit 1; fi
     ;;
   *)
-    echo "usage: $0 start|stop|sock|host|status" >&2
+    echo "usage: $0 start|stop|sock|host|status [NAME]" >&2
     exit 2
     ;;
 esac
