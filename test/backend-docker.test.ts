@@ -1,0 +1,448 @@
+// The docker backend: `sockerless serve --backend docker` in front of a real Docker Engine, driven
+// by the docker CLI and dockerode. Most tests use the shared reference engine (unique names); the
+// engine-goes-away test starts and stops a private dockerd of its own (scripts/dockerd.sh NAME).
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { after, before, describe, test } from "node:test";
+import Docker from "dockerode";
+import { BUSYBOX, cleanup, docker, dockerOk, startDaemon, until, type Daemon } from "./helpers.js";
+
+const REF = process.env.SOCKERLESS_REF_DOCKER_HOST;
+if (!REF)
+  throw new Error(
+    "SOCKERLESS_REF_DOCKER_HOST is not set: the docker backend suite needs the reference engine (scripts/test-env.sh)",
+  );
+const P = `dbe${process.pid}`; // unique names on the shared engine
+const dockerdScript = path.resolve(import.meta.dirname, "../scripts/dockerd.sh");
+
+let d: Daemon;
+const tmp = mkdtempSync(path.join(os.tmpdir(), "sockerless-dbe-"));
+
+/** Inspect one of our containers on the engine itself (it is named sockerless-<id>). */
+async function onEngine(ref: string, format: string): Promise<string> {
+  const id = (await dockerOk(d.host, ["inspect", "-f", "{{.Id}}", ref])).trim();
+  return (await dockerOk(REF!, ["inspect", "-f", format, `sockerless-${id}`])).trim();
+}
+
+before(async () => {
+  d = await startDaemon(undefined, ["--backend", "docker", "--docker-host", REF]);
+  await dockerOk(REF, ["pull", BUSYBOX]);
+});
+after(async () => {
+  const left = (await docker(d.host, ["ps", "-aq"])).stdout.split("\n").filter(Boolean);
+  if (left.length) await docker(d.host, ["rm", "-f", ...left]);
+  await d.stop();
+  cleanup(d);
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe("docker backend: containers", () => {
+  test("run --rm: output and exit codes; the container is gone from the engine", async () => {
+    assert.equal(await dockerOk(d.host, ["run", "--rm", BUSYBOX, "echo", "hello"]), "hello\n");
+    const r = await docker(d.host, ["run", "--rm", BUSYBOX, "sh", "-c", "echo out; echo err >&2; exit 3"]);
+    assert.equal(r.code, 3);
+    assert.equal(r.stdout, "out\n");
+    assert.equal(r.stderr, "err\n");
+    const ours = await dockerOk(REF, ["ps", "-aq", "--filter", "label=sockerless.id"]);
+    const mine = (await dockerOk(d.host, ["ps", "-aq", "--no-trunc"])).split("\n").filter(Boolean);
+    // nothing of ours is left on the engine beyond the containers Sockerless still lists
+    assert.ok(ours.split("\n").filter(Boolean).length >= mine.length);
+    const missing = await docker(d.host, ["run", "--rm", BUSYBOX, "no-such-binary"]);
+    assert.equal(missing.code, 127, missing.stderr);
+  });
+
+  test("run -d, logs -f to the end, the engine runs a real container with our labels", async () => {
+    const id = (
+      await dockerOk(d.host, [
+        "run",
+        "-d",
+        "--name",
+        `${P}-logs`,
+        BUSYBOX,
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo line $i; sleep 0.3; done; exit 2",
+      ])
+    ).trim();
+    assert.equal(await dockerOk(d.host, ["logs", "-f", `${P}-logs`]), "line 1\nline 2\nline 3\n");
+    assert.equal((await dockerOk(d.host, ["wait", `${P}-logs`])).trim(), "2");
+    assert.equal(await onEngine(`${P}-logs`, '{{index .Config.Labels "sockerless.id"}}'), id);
+    assert.equal(await onEngine(`${P}-logs`, "{{.State.ExitCode}}"), "2");
+    await dockerOk(d.host, ["rm", `${P}-logs`]);
+    const gone = await docker(REF!, ["inspect", `sockerless-${id}`]);
+    assert.notEqual(gone.code, 0);
+  });
+
+  test("exec -i with stdin, exec exit codes, top, stats --no-stream", async () => {
+    const c = `${P}-exec`;
+    await dockerOk(d.host, ["run", "-d", "--name", c, BUSYBOX, "sleep", "300"]);
+    assert.equal(
+      await dockerOk(d.host, ["exec", "-i", c, "sh", "-c", "tr a-z A-Z"], { input: "piped in\n" }),
+      "PIPED IN\n",
+    );
+    assert.equal((await docker(d.host, ["exec", c, "sh", "-c", "exit 5"])).code, 5);
+    const top = await dockerOk(d.host, ["top", c]);
+    assert.match(top, /sleep 300/);
+    const stats = await dockerOk(d.host, [
+      "stats",
+      "--no-stream",
+      "--format",
+      "{{.Name}} {{.PIDs}} {{.MemUsage}}",
+      c,
+    ]);
+    assert.match(stats, new RegExp(`^${c} 1 [1-9][0-9.]*[KM]iB`));
+    await dockerOk(d.host, ["rm", "-f", c]);
+  });
+
+  test("run -it through a terminal (script)", async () => {
+    const out = execFileSync(
+      "script",
+      ["-qfec", `docker run --rm -it ${BUSYBOX} sh -c 'tty; echo it-ok'`, "/dev/null"],
+      {
+        env: { ...process.env, DOCKER_HOST: d.host },
+        input: "",
+        encoding: "utf8",
+      },
+    );
+    assert.match(out, /\/dev\/pts\/\d+\r?\n/);
+    assert.match(out, /it-ok/);
+  });
+
+  test("attach to a running container gets its output and exit code", async () => {
+    const c = `${P}-attach`;
+    await dockerOk(d.host, [
+      "run",
+      "-d",
+      "--name",
+      c,
+      BUSYBOX,
+      "sh",
+      "-c",
+      "sleep 1; echo attached-out; exit 4",
+    ]);
+    const r = await docker(d.host, ["attach", c]);
+    assert.equal(r.stdout, "attached-out\n");
+    assert.equal(r.code, 4);
+    await dockerOk(d.host, ["rm", c]);
+  });
+
+  test("cp in and out", async () => {
+    const c = `${P}-cp`;
+    await dockerOk(d.host, ["create", "--name", c, BUSYBOX, "cat", "/tmp/in.txt"]);
+    const src = path.join(tmp, "in.txt");
+    writeFileSync(src, "copied in\n");
+    await dockerOk(d.host, ["cp", src, `${c}:/tmp/in.txt`]);
+    assert.equal(await dockerOk(d.host, ["start", "-a", c]), "copied in\n");
+    await dockerOk(d.host, ["cp", `${c}:/tmp/in.txt`, path.join(tmp, "out.txt")]);
+    assert.equal(readFileSync(path.join(tmp, "out.txt"), "utf8"), "copied in\n");
+    const missing = await docker(d.host, ["cp", `${c}:/nope`, tmp]);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /Could not find the file \/nope in container/);
+    assert.equal((await dockerOk(d.host, ["diff", c])).includes("A /tmp/in.txt"), true);
+    await dockerOk(d.host, ["rm", c]);
+  });
+
+  test("pause and unpause freeze the real container", async () => {
+    const c = `${P}-pause`;
+    await dockerOk(d.host, ["run", "-d", "--name", c, BUSYBOX, "sleep", "300"]);
+    await dockerOk(d.host, ["pause", c]);
+    assert.equal((await dockerOk(d.host, ["inspect", "-f", "{{.State.Status}}", c])).trim(), "paused");
+    assert.equal(await onEngine(c, "{{.State.Paused}}"), "true");
+    const refused = await docker(d.host, ["exec", c, "true"]);
+    assert.match(refused.stderr, /is paused/);
+    await dockerOk(d.host, ["unpause", c]);
+    assert.equal(await onEngine(c, "{{.State.Status}}"), "running");
+    assert.equal(await dockerOk(d.host, ["exec", c, "echo", "thawed"]), "thawed\n");
+    await dockerOk(d.host, ["rm", "-f", c]);
+  });
+
+  test("host bind mounts pass through", async () => {
+    const dir = mkdtempSync(path.join(tmp, "bind-"));
+    writeFileSync(path.join(dir, "h.txt"), "from host\n");
+    assert.equal(
+      await dockerOk(d.host, ["run", "--rm", "-v", `${dir}:/b`, BUSYBOX, "cat", "/b/h.txt"]),
+      "from host\n",
+    );
+    await dockerOk(d.host, [
+      "run",
+      "--rm",
+      "-v",
+      `${dir}:/b`,
+      BUSYBOX,
+      "sh",
+      "-c",
+      "echo from container > /b/c.txt",
+    ]);
+    assert.equal(readFileSync(path.join(dir, "c.txt"), "utf8"), "from container\n");
+  });
+});
+
+describe("docker backend: networks, volumes, images", () => {
+  test("a user network is a real engine network; aliases resolve through its DNS", async () => {
+    const net = `${P}-net`;
+    await dockerOk(d.host, ["network", "create", net]);
+    assert.equal(
+      (await dockerOk(REF!, ["network", "inspect", "-f", '{{index .Labels "sockerless.id"}}', net])).trim()
+        .length,
+      64,
+    );
+    await dockerOk(d.host, [
+      "run",
+      "-d",
+      "--name",
+      `${P}-srv`,
+      "--network",
+      net,
+      "--network-alias",
+      `${P}-web`,
+      BUSYBOX,
+      "sh",
+      "-c",
+      "echo served > /tmp/index.html; httpd -f -p 8080 -h /tmp",
+    ]);
+    const got = await until(async () => {
+      const r = await docker(d.host, [
+        "run",
+        "--rm",
+        "--network",
+        net,
+        BUSYBOX,
+        "sh",
+        "-c",
+        `timeout 5 wget -qO- http://${P}-web:8080/index.html`,
+      ]);
+      return r.code === 0 && r.stdout;
+    }, "the alias to answer");
+    assert.equal(got, "served\n");
+    const ip = (
+      await dockerOk(d.host, [
+        "inspect",
+        "-f",
+        `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`,
+        `${P}-srv`,
+      ])
+    ).trim();
+    assert.equal(ip, await onEngine(`${P}-srv`, `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`));
+    await dockerOk(d.host, ["rm", "-f", `${P}-srv`]);
+    await dockerOk(d.host, ["network", "rm", net]);
+    assert.notEqual((await docker(REF!, ["network", "inspect", net])).code, 0);
+  });
+
+  test("named volumes are engine volumes, shared between containers", async () => {
+    const vol = `${P}-vol`;
+    await dockerOk(d.host, ["volume", "create", vol]);
+    await dockerOk(d.host, [
+      "run",
+      "--rm",
+      "-v",
+      `${vol}:/data`,
+      BUSYBOX,
+      "sh",
+      "-c",
+      "echo shared > /data/x",
+    ]);
+    assert.equal(
+      await dockerOk(d.host, ["run", "--rm", "-v", `${vol}:/data`, BUSYBOX, "cat", "/data/x"]),
+      "shared\n",
+    );
+    const mp = (await dockerOk(REF!, ["volume", "inspect", "-f", "{{.Mountpoint}}", vol])).trim();
+    assert.equal((await dockerOk(d.host, ["volume", "inspect", "-f", "{{.Mountpoint}}", vol])).trim(), mp);
+    await dockerOk(d.host, ["volume", "rm", vol]);
+    assert.notEqual((await docker(REF!, ["volume", "inspect", vol])).code, 0);
+  });
+
+  test("images are the engine's: tags made on the engine are listed; pulls land on the engine", async () => {
+    const tag = `${P}-direct:1`;
+    await dockerOk(REF!, ["tag", BUSYBOX, tag]);
+    try {
+      const list = await dockerOk(d.host, ["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+      assert.ok(list.split("\n").includes(tag), list);
+      const id = (await dockerOk(REF!, ["image", "inspect", "-f", "{{.Id}}", tag])).trim();
+      assert.equal((await dockerOk(d.host, ["image", "inspect", "-f", "{{.Id}}", tag])).trim(), id);
+      await dockerOk(d.host, ["tag", tag, `${P}-viasockerless:2`]);
+      assert.equal(
+        (await dockerOk(REF!, ["image", "inspect", "-f", "{{.Id}}", `${P}-viasockerless:2`])).trim(),
+        id,
+      );
+      await dockerOk(d.host, ["rmi", `${P}-viasockerless:2`]);
+      assert.notEqual((await docker(REF!, ["image", "inspect", `${P}-viasockerless:2`])).code, 0);
+    } finally {
+      await docker(REF!, ["rmi", tag]);
+    }
+    const pulled = await dockerOk(d.host, ["pull", BUSYBOX]);
+    assert.match(pulled, /Status: Image is up to date|Downloaded newer image/);
+  });
+
+  test("containers made directly on the engine are hidden from Sockerless", async () => {
+    const name = `${P}-direct`;
+    await dockerOk(REF!, ["create", "--name", name, "--network", "none", BUSYBOX, "true"]);
+    try {
+      const names = await dockerOk(d.host, ["ps", "-a", "--format", "{{.Names}}"]);
+      assert.ok(!names.split("\n").includes(name));
+      const r = await docker(d.host, ["inspect", name]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /No such object|No such container/);
+    } finally {
+      await docker(REF!, ["rm", "-f", name]);
+    }
+  });
+});
+
+describe("docker backend: dockerode", () => {
+  test("create/start/wait/logs and exec with stdin through hijacked streams", async () => {
+    const client = new Docker({ socketPath: d.host.slice("unix://".length) });
+    const c = await client.createContainer({
+      Image: BUSYBOX,
+      name: `${P}-sdk`,
+      Cmd: ["sh", "-c", "echo out; echo err >&2; sleep 300"],
+    });
+    await c.start();
+    await until(async () => (await c.logs({ stdout: true, stderr: true })).length > 0, "logs");
+    const exec = await c.exec({ Cmd: ["cat"], AttachStdin: true, AttachStdout: true, AttachStderr: true });
+    const stream = await exec.start({ hijack: true, stdin: true });
+    const chunks: Buffer[] = [];
+    const out = new Writable({
+      write(b, _e, cb) {
+        chunks.push(Buffer.from(b));
+        cb();
+      },
+    });
+    client.modem.demuxStream(stream, out, out);
+    stream.end("through dockerode\n");
+    await new Promise((r) => stream.on("end", r));
+    assert.equal(Buffer.concat(chunks).toString(), "through dockerode\n");
+    await until(async () => (await exec.inspect()).ExitCode === 0, "exec exit code");
+    await c.kill();
+    assert.equal((await c.wait()).StatusCode, 137);
+    await c.remove();
+  });
+});
+
+describe("docker backend: restart of Sockerless", () => {
+  test("finds its containers on the engine with their real state", async () => {
+    await dockerOk(d.host, [
+      "run",
+      "-d",
+      "--name",
+      `${P}-r1`,
+      BUSYBOX,
+      "sh",
+      "-c",
+      "echo r1; sleep 1; exit 7",
+    ]);
+    await dockerOk(d.host, ["run", "-d", "--name", `${P}-r2`, BUSYBOX, "sh", "-c", "echo r2; sleep 300"]);
+    const r1 = (await dockerOk(d.host, ["inspect", "-f", "{{.Id}}", `${P}-r1`])).trim();
+    await until(async () => (await docker(d.host, ["logs", `${P}-r2`])).stdout === "r2\n", "r2 output");
+    await d.stop();
+    // r1 exits while Sockerless is down
+    await until(
+      async () =>
+        (await dockerOk(REF!, ["inspect", "-f", "{{.State.Status}}", `sockerless-${r1}`])).trim() ===
+        "exited",
+      "r1 to exit on the engine",
+    );
+    d = await startDaemon(d.dataRoot, ["--backend", "docker", "--docker-host", REF!]);
+    assert.equal(
+      (await dockerOk(d.host, ["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", `${P}-r1`])).trim(),
+      "exited 7",
+    );
+    assert.equal(
+      (await dockerOk(d.host, ["inspect", "-f", "{{.State.Status}}", `${P}-r2`])).trim(),
+      "running",
+    );
+    assert.equal(await dockerOk(d.host, ["exec", `${P}-r2`, "echo", "still here"]), "still here\n");
+    assert.equal(await dockerOk(d.host, ["logs", `${P}-r2`]), "r2\n");
+    await dockerOk(d.host, ["kill", `${P}-r2`]);
+    assert.equal((await dockerOk(d.host, ["wait", `${P}-r2`])).trim(), "137");
+    await dockerOk(d.host, ["rm", `${P}-r1`, `${P}-r2`]);
+  });
+});
+
+describe("docker backend: the engine goes away and comes back", () => {
+  const name = `dbe${process.pid % 100000}`;
+  const dockerd = (cmd: string) =>
+    new Promise<string>((resolve, reject) => {
+      const p = spawn("bash", [dockerdScript, cmd, name], { stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      p.stdout.on("data", (b) => (out += b));
+      p.stderr.on("data", (b) => (out += b));
+      p.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`dockerd.sh ${cmd}: ${out}`))));
+    });
+  let priv: Daemon | undefined;
+  let host = "";
+
+  after(async () => {
+    await priv?.stop();
+    if (priv) cleanup(priv);
+    await dockerd("stop").catch(() => {});
+    const state = process.env.SOCKERLESS_TEST_STATE ?? "/tmp/sockerless-test";
+    for (const suffix of ["data", "exec"])
+      rmSync(path.join(state, `${name}-docker-${suffix}`), { recursive: true, force: true });
+    rmSync(path.join(state, `${name}-docker.log`), { force: true });
+  });
+
+  test("clear 5xx errors naming the engine, then recovery by itself", async () => {
+    await dockerd("start");
+    host = (await dockerd("host")).trim();
+    priv = await startDaemon(undefined, ["--backend", "docker", "--docker-host", host]);
+    await dockerOk(priv.host, ["pull", BUSYBOX]);
+    await dockerOk(priv.host, [
+      "run",
+      "-d",
+      "--name",
+      "victim",
+      "--stop-timeout",
+      "1",
+      BUSYBOX,
+      "sleep",
+      "300",
+    ]);
+
+    await dockerd("stop");
+    const r = await docker(priv.host, ["run", "--rm", BUSYBOX, "true"]);
+    assert.equal(r.code, 125);
+    assert.match(
+      r.stderr,
+      new RegExp(`Error response from daemon: cannot reach the Docker Engine at ${host}: `),
+    );
+    const direct = await fetchStatus(priv.host, "/images/json");
+    assert.ok(direct >= 500 && direct < 600, `status ${direct}`);
+    // what Sockerless itself knows still answers
+    assert.match(await dockerOk(priv.host, ["ps", "-a", "--format", "{{.Names}}"]), /victim/);
+
+    await dockerd("start");
+    assert.equal(await dockerOk(priv.host, ["run", "--rm", BUSYBOX, "echo", "back"]), "back\n");
+    // the container the engine stopped on its way down shows as exited, with the engine's code
+    const state = await until(async () => {
+      const s = (
+        await dockerOk(priv!.host, ["inspect", "-f", "{{.State.Running}} {{.State.ExitCode}}", "victim"])
+      ).trim();
+      return s.startsWith("false") && s;
+    }, "victim to be seen exited");
+    assert.match(state, /^false (137|143)$/);
+    await dockerOk(priv.host, ["start", "victim"]);
+    assert.equal(
+      await dockerOk(priv.host, ["exec", "victim", "echo", "exec after recovery"]),
+      "exec after recovery\n",
+    );
+    await dockerOk(priv.host, ["rm", "-f", "victim"]);
+  });
+});
+
+/** The HTTP status of one GET through the daemon's unix socket. */
+function fetchStatus(host: string, p: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    import("node:http").then(({ default: http }) => {
+      http
+        .get({ socketPath: host.slice("unix://".length), path: p }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+        .on("error", reject);
+    });
+  });
+}
