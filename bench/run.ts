@@ -3,6 +3,7 @@
 import http from "node:http";
 import { performance } from "node:perf_hooks";
 import { BUSYBOX, cleanup, docker, dockerOk, startDaemon } from "../test/helpers.js";
+import { benchDockerBackend } from "./docker-backend.js";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const THROUGHPUT_MS = Number(process.env.BENCH_THROUGHPUT_MS ?? 3000);
@@ -68,6 +69,17 @@ async function main() {
   const ref = process.env.SOCKERLESS_REF_DOCKER_HOST;
   if (!ref)
     throw new Error('SOCKERLESS_REF_DOCKER_HOST is not set: run `eval "$(bash scripts/test-env.sh)"` first');
+  if (process.env.BENCH_ONLY !== "docker") await benchMemory(ref);
+  if (process.env.BENCH_ONLY !== "memory") {
+    const rows = await benchDockerBackend(ref);
+    console.log(
+      `\n| benchmark | sockerless (docker backend) | docker engine | ratio | goal |\n|---|---|---|---|---|`,
+    );
+    for (const r of rows) console.log(`| ${r.join(" | ")} |`);
+  }
+}
+
+async function benchMemory(ref: string) {
   const d = await startDaemon();
   try {
     await dockerOk(d.host, ["pull", BUSYBOX]);

@@ -74,6 +74,8 @@ export class DockerBackend implements Backend {
   /** the main process of each running container, for pause and reconnects */
   private readonly mains = new Map<string, HijackedProcess>();
   private defaultNetwork: Promise<string> | undefined;
+  /** containers on networks with addresses (not only host / none): endpoints() asks the engine */
+  private readonly addressed = new Set<string>();
 
   constructor(private readonly opts: DockerBackendOptions) {
     this.client = new EngineClient(opts);
@@ -223,7 +225,14 @@ export class DockerBackend implements Backend {
     for (const net of extraNetworks) {
       await this.networks.connect(spec.id, { Name: net } as Network, c.Networks[net]);
     }
+    this.known(spec);
+  }
+
+  /** Remember a container as existing on the engine. */
+  private known(spec: RunSpec) {
     this.created.add(spec.id);
+    if (Object.keys(spec.container.Networks).some((n) => n !== "host" && n !== "none"))
+      this.addressed.add(spec.id);
   }
 
   async start(spec: RunSpec): Promise<RunningProcess> {
@@ -372,6 +381,7 @@ export class DockerBackend implements Backend {
 
   async remove(id: string): Promise<void> {
     this.mains.delete(id);
+    this.addressed.delete(id);
     await this.ignore404(this.client.json("DELETE", `/containers/${ref(id)}`, { query: { force: 1 } }));
     this.created.delete(id);
   }
@@ -467,6 +477,7 @@ export class DockerBackend implements Backend {
   }
 
   async endpoints(id: string): Promise<Record<string, Partial<EndpointSettings>>> {
+    if (!this.addressed.has(id)) return {}; // host / none: no addresses to learn, no round trip
     const c = await this.client.json<EngineContainer>("GET", `/containers/${ref(id)}/json`);
     const out: Record<string, Partial<EndpointSettings>> = {};
     for (const [name, ep] of Object.entries(c.NetworkSettings.Networks ?? {})) {
@@ -503,7 +514,7 @@ export class DockerBackend implements Backend {
         "cannot reach the Docker Engine to recover containers; following them until it is back",
       );
       for (const s of specs) {
-        this.created.add(s.id);
+        this.known(s);
         const st = s.container.State;
         if (st.Running) out.set(s.id, this.following(s, st.StartedAt, st.Paused));
         else if (st.Status === "exited")
@@ -521,7 +532,7 @@ export class DockerBackend implements Backend {
       specs
         .filter((s) => onEngine.has(s.id))
         .map(async (s) => {
-          this.created.add(s.id);
+          this.known(s);
           const c = await this.client.json<EngineContainer>("GET", `/containers/${ref(s.id)}/json`);
           if (c.State.Running) {
             const proc = new HijackedProcess(s.tty, {
