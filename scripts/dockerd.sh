@@ -9,6 +9,9 @@
 #                          pidfile and log ($STATE/NAME-docker.*): tests that
 #                          stop and start an engine use one, never "ref".
 #
+#   SOCKERLESS_DOCKERD_ARGS  extra dockerd arguments, word-split (e.g. a TLS
+#                          TCP listener: "-H tcp://127.0.0.1:PORT --tlsverify
+#                          --tlscacert ca.pem --tlscert s.pem --tlskey k.pem")
 #   SOCKERLESS_TEST_STATE  state dir (default /tmp/sockerless-test). Keep it
 #                          short: containerd's sockets live under it and unix
 #                          socket paths are limited to 108 bytes.
@@ -83,6 +86,8 @@ start() {
   # A stale pid file naming a reused pid would make dockerd refuse to start.
   rm -f "$PIDFILE"
   mkdir -p "$STATE" "$DATA" "$EXEC"
+  local extra=()
+  read -r -a extra <<<"${SOCKERLESS_DOCKERD_ARGS:-}"
   # --iptables/--ip6tables=false and --bridge=none: don't touch the VM's
   # firewall or create docker0.
   launch_daemon dockerd \
@@ -90,7 +95,8 @@ start() {
     --iptables=false --ip6tables=false --bridge=none \
     --data-root "$DATA" \
     --exec-root "$EXEC" \
-    --pidfile "$PIDFILE"
+    --pidfile "$PIDFILE" \
+    "${extra[@]}"
   local pid=$!
 
   local deadline=$((SECONDS + START_TIMEOUT))

@@ -3,7 +3,8 @@
 // engine-goes-away test starts and stops a private dockerd of its own (scripts/dockerd.sh NAME).
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
@@ -364,9 +365,16 @@ describe("docker backend: restart of Sockerless", () => {
 
 describe("docker backend: the engine goes away and comes back", () => {
   const name = `dbe${process.pid % 100000}`;
+  const certs = path.join(tmp, "tls");
+  let tlsPort = 0;
   const dockerd = (cmd: string) =>
     new Promise<string>((resolve, reject) => {
-      const p = spawn("bash", [dockerdScript, cmd, name], { stdio: ["ignore", "pipe", "pipe"] });
+      // the private engine also listens on TCP with TLS and client-certificate verification
+      const tlsArgs = `-H tcp://127.0.0.1:${tlsPort} --tlsverify --tlscacert ${certs}/ca.pem --tlscert ${certs}/server.pem --tlskey ${certs}/server-key.pem`;
+      const p = spawn("bash", [dockerdScript, cmd, name], {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, SOCKERLESS_DOCKERD_ARGS: tlsArgs },
+      });
       let out = "";
       p.stdout.on("data", (b) => (out += b));
       p.stderr.on("data", (b) => (out += b));
@@ -383,6 +391,11 @@ describe("docker backend: the engine goes away and comes back", () => {
     for (const suffix of ["data", "exec"])
       rmSync(path.join(state, `${name}-docker-${suffix}`), { recursive: true, force: true });
     rmSync(path.join(state, `${name}-docker.log`), { force: true });
+  });
+
+  before(async () => {
+    makeCerts(certs);
+    tlsPort = await freePort();
   });
 
   test("clear 5xx errors naming the engine, then recovery by itself", async () => {
@@ -431,7 +444,74 @@ describe("docker backend: the engine goes away and comes back", () => {
     );
     await dockerOk(priv.host, ["rm", "-f", "victim"]);
   });
+
+  test("TCP with TLS: --docker-tls-verify and a client certificate", async () => {
+    const tcp = `tcp://127.0.0.1:${tlsPort}`;
+    const withCert = await startDaemon(undefined, [
+      "--backend",
+      "docker",
+      "--docker-host",
+      tcp,
+      "--docker-tls-verify",
+      "--docker-tls-ca",
+      `${certs}/ca.pem`,
+      "--docker-tls-cert",
+      `${certs}/client.pem`,
+      "--docker-tls-key",
+      `${certs}/client-key.pem`,
+    ]);
+    const noCert = await startDaemon(undefined, [
+      "--backend",
+      "docker",
+      "--docker-host",
+      tcp,
+      "--docker-tls-verify",
+      "--docker-tls-ca",
+      `${certs}/ca.pem`,
+    ]);
+    try {
+      assert.equal(await dockerOk(withCert.host, ["run", "--rm", BUSYBOX, "echo", "over tls"]), "over tls\n");
+      // the engine refuses a client without a certificate: the error names the engine
+      const r = await docker(noCert.host, ["images"]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, new RegExp(`cannot reach the Docker Engine at ${tcp}`));
+    } finally {
+      for (const x of [withCert, noCert]) {
+        await x.stop();
+        cleanup(x);
+      }
+    }
+  });
 });
+
+/** A CA, a server certificate for 127.0.0.1 and a client certificate, as dockerd's TLS docs make them. */
+function makeCerts(dir: string) {
+  mkdirSync(dir, { recursive: true });
+  const sh = (cmd: string) => execFileSync("bash", ["-c", cmd], { cwd: dir, stdio: "pipe" });
+  sh(
+    "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.pem -days 2 -subj /CN=sockerless-test-ca",
+  );
+  for (const [who, ext] of [
+    ["server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth"],
+    ["client", "extendedKeyUsage=clientAuth"],
+  ]) {
+    sh(`openssl req -newkey rsa:2048 -nodes -keyout ${who}-key.pem -out ${who}.csr -subj /CN=${who}`);
+    sh(
+      `openssl x509 -req -in ${who}.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out ${who}.pem -days 2 -extfile <(printf '${ext}')`,
+    );
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on("error", reject);
+  });
+}
 
 /** The HTTP status of one GET through the daemon's unix socket. */
 function fetchStatus(host: string, p: string): Promise<number> {

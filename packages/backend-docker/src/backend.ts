@@ -118,6 +118,7 @@ export class DockerBackend implements Backend {
     }
     try {
       await this.client.ping();
+      await this.ensureDefaultNetwork(); // so recovered containers' networks map back to "bridge"
     } catch (e) {
       log.warn(
         { err: (e as Error).message },
