@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import type { Readable } from "node:stream";
+import type { IncomingMessage } from "node:http";
+import type { Duplex, Readable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
 import { DockerError, log } from "@sockerless/api";
 import type {
@@ -245,7 +246,7 @@ export class DockerBackend implements Backend {
         this.quiet(this.client.json("POST", `/containers/${ref(id)}/resize`, { query: { h, w } })),
     });
     // Attach and wait before start (as the docker CLI does), so no output and no exit is missed.
-    const [stream, wait] = await Promise.all([this.attach(id, spec.openStdin), this.waitRequest(id)]);
+    const [stream, wait] = await this.attachAndWait(spec);
     proc.bind(stream);
     try {
       await this.client.json("POST", `/containers/${ref(id)}/start`);
@@ -257,6 +258,22 @@ export class DockerBackend implements Backend {
     this.mains.set(id, proc);
     void this.follow(id, proc, wait);
     return proc;
+  }
+
+  /** Attach and wait; a container removed on the engine behind our back is created again first. */
+  private async attachAndWait(spec: RunSpec, retried = false): Promise<[Duplex, IncomingMessage]> {
+    const [a, w] = await Promise.allSettled([
+      this.attach(spec.id, spec.openStdin),
+      this.waitRequest(spec.id),
+    ]);
+    if (a.status === "fulfilled" && w.status === "fulfilled") return [a.value, w.value];
+    if (a.status === "fulfilled") a.value.destroy();
+    if (w.status === "fulfilled") w.value.destroy();
+    const e = (a.status === "rejected" ? a.reason : (w as PromiseRejectedResult).reason) as unknown;
+    if (retried || !(isEngineAnswer(e) && e.status === 404)) throw this.named(e, spec.id);
+    this.created.delete(spec.id);
+    await this.prepare(spec);
+    return this.attachAndWait(spec, true);
   }
 
   private attach(id: string, stdin: boolean) {
