@@ -86,6 +86,18 @@ describe("docker backend: containers", () => {
       "PIPED IN\n",
     );
     assert.equal((await docker(d.host, ["exec", c, "sh", "-c", "exit 5"])).code, 5);
+    // the pid and the address are the engine's, not numbers of our own
+    assert.equal(
+      (
+        await dockerOk(d.host, [
+          "inspect",
+          "-f",
+          "{{.State.Pid}} {{.NetworkSettings.Networks.bridge.IPAddress}}",
+          c,
+        ])
+      ).trim(),
+      await onEngine(c, "{{.State.Pid}} {{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}"),
+    );
     const top = await dockerOk(d.host, ["top", c]);
     assert.match(top, /sleep 300/);
     const stats = await dockerOk(d.host, [

@@ -12,6 +12,7 @@ import type {
   ExecSpec,
   Network,
   NetworkHooks,
+  Observed,
   PathStat,
   RecoveredContainer,
   RunningProcess,
@@ -35,6 +36,7 @@ const RECONNECT_MS = 500;
 interface EngineContainer {
   Id: string;
   State: {
+    Pid: number;
     Status: string;
     Running: boolean;
     Paused: boolean;
@@ -75,8 +77,6 @@ export class DockerBackend implements Backend {
   /** the main process of each running container, for pause and reconnects */
   private readonly mains = new Map<string, HijackedProcess>();
   private defaultNetwork: Promise<string> | undefined;
-  /** containers on networks with addresses (not only host / none): endpoints() asks the engine */
-  private readonly addressed = new Set<string>();
 
   constructor(private readonly opts: DockerBackendOptions) {
     this.client = new EngineClient(opts);
@@ -233,8 +233,6 @@ export class DockerBackend implements Backend {
   /** Remember a container as existing on the engine. */
   private known(spec: RunSpec) {
     this.created.add(spec.id);
-    if (Object.keys(spec.container.Networks).some((n) => n !== "host" && n !== "none"))
-      this.addressed.add(spec.id);
   }
 
   async start(spec: RunSpec): Promise<RunningProcess> {
@@ -399,7 +397,6 @@ export class DockerBackend implements Backend {
 
   async remove(id: string): Promise<void> {
     this.mains.delete(id);
-    this.addressed.delete(id);
     await this.ignore404(this.client.json("DELETE", `/containers/${ref(id)}`, { query: { force: 1 } }));
     this.created.delete(id);
   }
@@ -494,12 +491,11 @@ export class DockerBackend implements Backend {
     });
   }
 
-  async endpoints(id: string): Promise<Record<string, Partial<EndpointSettings>>> {
-    if (!this.addressed.has(id)) return {}; // host / none: no addresses to learn, no round trip
+  async observe(id: string): Promise<Observed> {
     const c = await this.client.json<EngineContainer>("GET", `/containers/${ref(id)}/json`);
-    const out: Record<string, Partial<EndpointSettings>> = {};
+    const endpoints: Observed["endpoints"] = {};
     for (const [name, ep] of Object.entries(c.NetworkSettings.Networks ?? {})) {
-      out[name === this.bridgeName ? "bridge" : name] = {
+      endpoints[name === this.bridgeName ? "bridge" : name] = {
         IPAddress: ep.IPAddress,
         IPPrefixLen: ep.IPPrefixLen,
         Gateway: ep.Gateway,
@@ -509,7 +505,7 @@ export class DockerBackend implements Backend {
         GlobalIPv6PrefixLen: ep.GlobalIPv6PrefixLen,
       };
     }
-    return out;
+    return { pid: c.State.Pid || undefined, endpoints };
   }
 
   /**
@@ -565,7 +561,13 @@ export class DockerBackend implements Backend {
             proc.bind(stream);
             this.mains.set(s.id, proc);
             void this.follow(s.id, proc, wait);
-            out.set(s.id, { state: "running", proc, startedAt: c.State.StartedAt, paused: c.State.Paused });
+            out.set(s.id, {
+              state: "running",
+              proc,
+              startedAt: c.State.StartedAt,
+              paused: c.State.Paused,
+              pid: c.State.Pid,
+            });
           } else if (c.State.Status === "created") {
             out.set(s.id, { state: "created" });
           } else {

@@ -117,13 +117,14 @@ export class ContainerManager {
   private async adopt(rec: ContainerRecord, found: RecoveredContainer | undefined): Promise<void> {
     const rt = this.runtime(rec.Id);
     if (found?.state === "running") {
-      rt.bind(found.proc, rec.State.Pid || nextPid++);
+      rt.bind(found.proc, found.pid || rec.State.Pid || nextPid++);
       Object.assign(rec.State, {
         Status: found.paused ? "paused" : "running",
         Running: true,
         Paused: found.paused,
         Restarting: false,
         StartedAt: found.startedAt,
+        Pid: found.pid || rec.State.Pid,
       });
       found.proc.exited.then((code) => this.handleExit(rec, rt, code));
     } else if (found?.state === "exited" || (!found && (rec.State.Running || rec.State.Restarting))) {
@@ -681,7 +682,7 @@ export class ContainerManager {
     if (c.Config.Healthcheck?.Test?.length && c.Config.Healthcheck.Test[0] !== "NONE") {
       c.State.Health = { Status: "starting", FailingStreak: 0, Log: [] };
     } else delete c.State.Health;
-    if (this.backend.endpoints) await this.applyEndpoints(c);
+    if (this.backend.observe) await this.applyObserved(c);
     await this.save(c);
     this.emit(c, "start");
     log.debug({ id: c.Id }, "started");
@@ -690,13 +691,16 @@ export class ContainerManager {
     await this.refreshPeerHosts(c);
   }
 
-  /** Addresses as the platform assigned them replace the engine's own allocation. */
-  private async applyEndpoints(c: ContainerRecord): Promise<void> {
-    const eps = await this.backend.endpoints!(c.Id).catch((e) => {
-      log.warn({ err: e, id: c.Id }, "reading the container's endpoints failed");
-      return {};
+  /** Pid and addresses as the platform assigned them replace the engine's own numbers. */
+  private async applyObserved(c: ContainerRecord): Promise<void> {
+    const seen = await this.backend.observe!(c.Id).catch((e) => {
+      log.warn({ err: e, id: c.Id }, "reading what the platform assigned the container failed");
+      return undefined;
     });
-    for (const [net, ep] of Object.entries(eps)) if (c.Networks[net]) Object.assign(c.Networks[net], ep);
+    if (!seen) return;
+    if (seen.pid && c.State.Running) c.State.Pid = seen.pid;
+    for (const [net, ep] of Object.entries(seen.endpoints))
+      if (c.Networks[net]) Object.assign(c.Networks[net], ep);
   }
 
   private async handleExit(c: ContainerRecord, rt: Runtime, code: number): Promise<void> {
@@ -1154,7 +1158,7 @@ export class ContainerManager {
       delete c.Networks[n.Name];
       throw e;
     }
-    if (c.State.Running && this.backend.endpoints) await this.applyEndpoints(c);
+    if (c.State.Running && this.backend.observe) await this.applyObserved(c);
     await this.save(c);
     if (c.State.Running) await this.refreshPeerHosts(c, [n.Name]);
     this.events.emit("network", "connect", n.Id, { container: c.Id, name: n.Name, type: n.Driver });

@@ -280,8 +280,11 @@ export interface Backend {
    * running one comes with its live process (re-attached); an id missing from the map is gone.
    */
   recover?(specs: RunSpec[]): Promise<Map<string, RecoveredContainer>>;
-  /** The container's network endpoints as the platform assigned them (addresses), after start. */
-  endpoints?(id: string): Promise<Record<string, Partial<EndpointSettings>>>;
+  /**
+   * What the platform assigned a container at start: its main process' pid and its network
+   * endpoints (addresses); they replace the engine's own numbers in inspect.
+   */
+  observe?(id: string): Promise<Observed>;
 }
 
 /*
@@ -325,7 +328,12 @@ export interface VolumeHooks {
   remove(v: Volume): Promise<void>;
 }
 
+export interface Observed {
+  pid?: number;
+  endpoints: Record<string, Partial<EndpointSettings>>;
+}
+
 export type RecoveredContainer =
-  | { state: "running"; proc: RunningProcess; startedAt: string; paused: boolean }
+  | { state: "running"; proc: RunningProcess; startedAt: string; paused: boolean; pid?: number }
   | { state: "exited"; exitCode: number; finishedAt: string; oomKilled: boolean }
   | { state: "created" };
