@@ -245,6 +245,48 @@ describe("docker backend: networks, volumes, images", () => {
     assert.notEqual((await docker(REF!, ["network", "inspect", net])).code, 0);
   });
 
+  test("published ports are the engine's: docker port and ps show them, and they answer", async () => {
+    const c = `${P}-port`;
+    await dockerOk(d.host, [
+      "run",
+      "-d",
+      "--name",
+      c,
+      "-p",
+      "127.0.0.1::8080",
+      BUSYBOX,
+      "sh",
+      "-c",
+      "echo published > /tmp/index.html; httpd -f -p 8080 -h /tmp",
+    ]);
+    const binding = (await dockerOk(d.host, ["port", c, "8080"])).trim();
+    assert.match(binding, /^127\.0\.0\.1:\d+$/);
+    assert.equal(
+      binding,
+      (
+        await dockerOk(REF!, [
+          "port",
+          `sockerless-${(await dockerOk(d.host, ["inspect", "-f", "{{.Id}}", c])).trim()}`,
+          "8080",
+        ])
+      ).trim(),
+    );
+    assert.match(
+      await dockerOk(d.host, ["ps", "--filter", `name=${c}`, "--format", "{{.Ports}}"]),
+      new RegExp(`${binding.replace(/\./g, "\\.")}->8080/tcp`),
+    );
+    const body = await until(async () => {
+      try {
+        const res = await fetch(`http://${binding}/index.html`);
+        return res.ok && (await res.text());
+      } catch {
+        return false;
+      }
+    }, "the published port to answer");
+    assert.equal(body, "published\n");
+    await dockerOk(d.host, ["rm", "-f", c]);
+  });
+
   test("named volumes are engine volumes, shared between containers", async () => {
     const vol = `${P}-vol`;
     await dockerOk(d.host, ["volume", "create", vol]);

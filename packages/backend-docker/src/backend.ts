@@ -14,6 +14,7 @@ import type {
   NetworkHooks,
   Observed,
   PathStat,
+  PortMap,
   RecoveredContainer,
   RunningProcess,
   RunSpec,
@@ -45,7 +46,7 @@ interface EngineContainer {
     StartedAt: string;
     FinishedAt: string;
   };
-  NetworkSettings: { Networks: Record<string, EndpointSettings> | null };
+  NetworkSettings: { Networks: Record<string, EndpointSettings> | null; Ports?: PortMap | null };
   SizeRw?: number;
 }
 
@@ -505,7 +506,7 @@ export class DockerBackend implements Backend {
         GlobalIPv6PrefixLen: ep.GlobalIPv6PrefixLen,
       };
     }
-    return { pid: c.State.Pid || undefined, endpoints };
+    return { pid: c.State.Pid || undefined, endpoints, ports: c.NetworkSettings.Ports ?? {} };
   }
 
   /**

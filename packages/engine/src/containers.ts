@@ -558,7 +558,7 @@ export class ContainerManager {
       ImageID: c.Image,
       Command: [c.Path, ...c.Args].map((a) => (a.includes(" ") ? `"${a}"` : a)).join(" "),
       Created: Math.floor(Date.parse(c.Created) / 1000),
-      Ports: [] as unknown[],
+      Ports: portList(c),
       ...(size ? { SizeRw: rw, SizeRootFs: rw + (this.imageSize(c.Image) ?? 0) } : {}),
       Labels: c.Config.Labels ?? {},
       State: c.State.Status,
@@ -699,6 +699,7 @@ export class ContainerManager {
     });
     if (!seen) return;
     if (seen.pid && c.State.Running) c.State.Pid = seen.pid;
+    if (seen.ports) c.PublishedPorts = seen.ports;
     for (const [net, ep] of Object.entries(seen.endpoints))
       if (c.Networks[net]) Object.assign(c.Networks[net], ep);
   }
@@ -1183,6 +1184,19 @@ export class ContainerManager {
     }
     this.events.emit("network", "disconnect", n.Id, { container: c.Id, name: n.Name, type: n.Driver });
   }
+}
+
+/** `docker ps` PORTS: the published bindings of a running container (none on the memory backend). */
+function portList(c: ContainerRecord) {
+  if (!c.State.Running || !c.PublishedPorts) return [];
+  const out: { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[] = [];
+  for (const [key, bindings] of Object.entries(c.PublishedPorts)) {
+    const [port, type = "tcp"] = key.split("/");
+    if (!bindings?.length) out.push({ PrivatePort: Number(port), Type: type });
+    for (const b of bindings ?? [])
+      out.push({ IP: b.HostIp, PrivatePort: Number(port), PublicPort: Number(b.HostPort), Type: type });
+  }
+  return out;
 }
 
 /** Backends name containers by id; dockerd's messages name them as the user did. */

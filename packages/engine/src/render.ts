@@ -1,4 +1,4 @@
-import type { ContainerRecord, MountPoint } from "./types.js";
+import type { ContainerRecord, MountPoint, PortMap } from "./types.js";
 import type { Network } from "./networks.js";
 
 /** go-units HumanDuration, which `docker ps` prints in Status. */
@@ -80,12 +80,13 @@ export function networkSettings(c: ContainerRecord, networks: (id: string) => Ne
 }
 
 /**
- * Exposed ports with no host binding: the memory sandbox has no network, so nothing is published
- * (dockerd shows `null` for exposed-but-unpublished ports).
+ * NetworkSettings.Ports: the bindings a publishing backend reported, else exposed ports with no
+ * host binding (the memory sandbox has no network; dockerd shows `null` for unpublished ports).
  */
-function portMap(c: ContainerRecord): Record<string, null> {
-  const ports: Record<string, null> = {};
+function portMap(c: ContainerRecord): PortMap {
+  const ports: PortMap = {};
   if (!c.State.Running) return ports;
+  if (c.PublishedPorts) return c.PublishedPorts; // what the platform really published
   for (const p of Object.keys(c.Config.ExposedPorts ?? {})) ports[p] = null;
   for (const p of Object.keys(c.HostConfig.PortBindings ?? {})) ports[p] = null;
   return ports;
@@ -96,7 +97,7 @@ export function inspectContainer(
   networks: (id: string) => Network | undefined,
   sizes?: { rw: number; rootFs: number },
 ) {
-  const { ManuallyStopped: _m, ImageRef: _r, Networks: _n, ...rest } = c;
+  const { ManuallyStopped: _m, ImageRef: _r, Networks: _n, PublishedPorts: _p, ...rest } = c;
   return {
     Id: rest.Id,
     Created: rest.Created,

@@ -144,7 +144,12 @@ export interface ContainerRecord {
   Mounts: MountPoint[];
   /** Set when the user stopped the container, so unless-stopped / always know not to restart it. */
   ManuallyStopped: boolean;
+  /** Ports the platform really published at the last start (backends that publish; see Observed). */
+  PublishedPorts?: PortMap;
 }
+
+/** NetworkSettings.Ports: container port ("80/tcp") -> host bindings, null when not published. */
+export type PortMap = Record<string, { HostIp: string; HostPort: string }[] | null>;
 
 /** A running process (the container's main process or an exec), as a backend gives it to the engine. */
 export interface RunningProcess {
@@ -331,6 +336,8 @@ export interface VolumeHooks {
 export interface Observed {
   pid?: number;
   endpoints: Record<string, Partial<EndpointSettings>>;
+  /** the ports the platform published */
+  ports?: PortMap;
 }
 
 export type RecoveredContainer =
