@@ -378,42 +378,60 @@ describe("docker backend: dockerode", () => {
 });
 
 describe("docker backend: restart of Sockerless", () => {
-  test("finds its containers on the engine with their real state", async () => {
+  test("finds its containers on the engine with their real state and the output they wrote meanwhile", async () => {
+    const [n1, n2] = [`${P}-r1`, `${P}-r2`];
     await dockerOk(d.host, [
       "run",
       "-d",
       "--name",
-      `${P}-r1`,
+      n1,
       BUSYBOX,
       "sh",
       "-c",
-      "echo r1; sleep 1; exit 7",
+      "echo r1; sleep 3; echo r1-late; exit 7",
     ]);
-    await dockerOk(d.host, ["run", "-d", "--name", `${P}-r2`, BUSYBOX, "sh", "-c", "echo r2; sleep 300"]);
-    const r1 = (await dockerOk(d.host, ["inspect", "-f", "{{.Id}}", `${P}-r1`])).trim();
-    await until(async () => (await docker(d.host, ["logs", `${P}-r2`])).stdout === "r2\n", "r2 output");
+    await dockerOk(d.host, [
+      "run",
+      "-d",
+      "--name",
+      n2,
+      BUSYBOX,
+      "sh",
+      "-c",
+      "echo r2; sleep 3; echo r2-late >&2; sleep 300",
+    ]);
+    const [r1, r2] = [
+      (await dockerOk(d.host, ["inspect", "-f", "{{.Id}}", n1])).trim(),
+      (await dockerOk(d.host, ["inspect", "-f", "{{.Id}}", n2])).trim(),
+    ];
+    await until(async () => (await docker(d.host, ["logs", n2])).stdout === "r2\n", "r2 output");
     await d.stop();
-    // r1 exits while Sockerless is down
+    // both write again while Sockerless is down, and r1 exits
+    assert.equal(
+      await dockerOk(REF!, ["logs", `sockerless-${r1}`]),
+      "r1\n",
+      "r1 wrote its late line too early",
+    );
     await until(
       async () =>
         (await dockerOk(REF!, ["inspect", "-f", "{{.State.Status}}", `sockerless-${r1}`])).trim() ===
-        "exited",
-      "r1 to exit on the engine",
+          "exited" && (await docker(REF!, ["logs", `sockerless-${r2}`])).stderr === "r2-late\n",
+      "r1 to exit and r2 to write on the engine",
     );
     d = await startDaemon(d.dataRoot, ["--backend", "docker", "--docker-host", REF!]);
     assert.equal(
-      (await dockerOk(d.host, ["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", `${P}-r1`])).trim(),
+      (await dockerOk(d.host, ["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", n1])).trim(),
       "exited 7",
     );
-    assert.equal(
-      (await dockerOk(d.host, ["inspect", "-f", "{{.State.Status}}", `${P}-r2`])).trim(),
-      "running",
-    );
-    assert.equal(await dockerOk(d.host, ["exec", `${P}-r2`, "echo", "still here"]), "still here\n");
-    assert.equal(await dockerOk(d.host, ["logs", `${P}-r2`]), "r2\n");
-    await dockerOk(d.host, ["kill", `${P}-r2`]);
-    assert.equal((await dockerOk(d.host, ["wait", `${P}-r2`])).trim(), "137");
-    await dockerOk(d.host, ["rm", `${P}-r1`, `${P}-r2`]);
+    assert.equal(await dockerOk(d.host, ["logs", n1]), "r1\nr1-late\n");
+    assert.equal((await dockerOk(d.host, ["inspect", "-f", "{{.State.Status}}", n2])).trim(), "running");
+    assert.equal(await dockerOk(d.host, ["exec", n2, "echo", "still here"]), "still here\n");
+    const logs = await docker(d.host, ["logs", n2]);
+    assert.equal(logs.stdout, "r2\n");
+    assert.equal(logs.stderr, "r2-late\n");
+    await dockerOk(d.host, ["kill", n2]);
+    assert.equal((await dockerOk(d.host, ["wait", n2])).trim(), "137");
+    await dockerOk(d.host, ["rm", n1, n2]);
   });
 });
 

@@ -4,7 +4,7 @@ import path from "node:path";
 import type { IncomingMessage } from "node:http";
 import type { Duplex, Readable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
-import { DockerError, log } from "@sockerless/api";
+import { Demuxer, DockerError, log } from "@sockerless/api";
 import type {
   Backend,
   ContainerStats,
@@ -555,6 +555,7 @@ export class DockerBackend implements Backend {
               resize: (h, w) =>
                 this.quiet(this.client.json("POST", `/containers/${ref(s.id)}/resize`, { query: { h, w } })),
             });
+            const attachedNs = BigInt(Date.now()) * 1_000_000n;
             const [stream, wait] = await Promise.all([
               this.attach(s.id, s.openStdin),
               this.waitRequest(s.id),
@@ -568,6 +569,7 @@ export class DockerBackend implements Backend {
               startedAt: c.State.StartedAt,
               paused: c.State.Paused,
               pid: c.State.Pid,
+              missed: (since) => this.missedOutput(s, since, attachedNs),
             });
           } else if (c.State.Status === "created") {
             out.set(s.id, { state: "created" });
@@ -577,10 +579,47 @@ export class DockerBackend implements Backend {
               exitCode: c.State.ExitCode,
               finishedAt: c.State.FinishedAt,
               oomKilled: c.State.OOMKilled,
+              missed: (since) => this.missedOutput(s, since, undefined),
             });
           }
         }),
     );
+    return out;
+  }
+
+  /**
+   * The engine's logs of a container between two times: what it wrote while we were not attached.
+   * Lines come with the engine's timestamps, so only those after `sinceNs` are kept.
+   */
+  private async missedOutput(
+    s: RunSpec,
+    sinceNs: bigint,
+    untilNs: bigint | undefined,
+  ): Promise<{ stream: "stdout" | "stderr"; data: Buffer }[]> {
+    const res = await this.client.stream("GET", `/containers/${ref(s.id)}/logs`, {
+      query: {
+        stdout: 1,
+        stderr: 1,
+        timestamps: 1,
+        since: unixTime(sinceNs),
+        until: untilNs === undefined ? undefined : unixTime(untilNs),
+      },
+    });
+    const raw = await readAll(res);
+    const pieces: { stream: "stdout" | "stderr"; data: Buffer }[] = [];
+    if (s.tty) pieces.push({ stream: "stdout", data: raw });
+    else
+      for (const f of new Demuxer().push(raw))
+        pieces.push({ stream: f.stream === 2 ? "stderr" : "stdout", data: Buffer.from(f.payload) });
+    const out: { stream: "stdout" | "stderr"; data: Buffer }[] = [];
+    for (const p of pieces) {
+      for (const line of splitLines(p.data)) {
+        const sp = line.indexOf(32);
+        const ts = sp > 0 ? parseRfc3339Ns(line.subarray(0, sp).toString("latin1")) : undefined;
+        if (ts === undefined || ts <= sinceNs) continue;
+        out.push({ stream: p.stream, data: line.subarray(sp + 1) });
+      }
+    }
     return out;
   }
 
@@ -612,6 +651,32 @@ async function readAll(r: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of r as AsyncIterable<Buffer>) chunks.push(c);
   return Buffer.concat(chunks);
+}
+
+/** "seconds.nanoseconds", as the Docker API's since/until take a precise time. */
+function unixTime(ns: bigint): string {
+  return `${ns / 1_000_000_000n}.${(ns % 1_000_000_000n).toString().padStart(9, "0")}`;
+}
+
+/** An RFC 3339 time with up to nanoseconds ("2026-11-27T10:00:00.123456789Z") in ns since the epoch. */
+export function parseRfc3339Ns(s: string): bigint | undefined {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(s);
+  if (!m) return undefined;
+  const ms = Date.parse(`${m[1]}${m[3]}`);
+  if (Number.isNaN(ms)) return undefined;
+  return BigInt(ms) * 1_000_000n + BigInt((m[2] ?? "").padEnd(9, "0"));
+}
+
+/** Lines with their newline kept (the last one may have none). */
+function splitLines(b: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  let start = 0;
+  for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, start)) {
+    out.push(b.subarray(start, i + 1));
+    start = i + 1;
+  }
+  if (start < b.length) out.push(b.subarray(start));
+  return out;
 }
 
 function decodeStat(h: string | string[] | undefined): PathStat {

@@ -25,6 +25,7 @@ import type {
   RecoveredContainer,
   ContainerRecord,
   EndpointSettings,
+  MissedOutput,
   HostConfig,
   MountPoint,
   RunSpec,
@@ -116,6 +117,7 @@ export class ContainerManager {
   /** A container as the platform reports it after a daemon restart: its real state, its live process. */
   private async adopt(rec: ContainerRecord, found: RecoveredContainer | undefined): Promise<void> {
     const rt = this.runtime(rec.Id);
+    if (found && found.state !== "created" && found.missed) await this.catchUpLogs(rec, rt, found.missed);
     if (found?.state === "running") {
       rt.bind(found.proc, found.pid || rec.State.Pid || nextPid++);
       Object.assign(rec.State, {
@@ -143,6 +145,21 @@ export class ContainerManager {
       delete rec.State.Health;
     }
     await this.save(rec);
+  }
+
+  /** Output written while the daemon was down goes to the log before live output does. */
+  private async catchUpLogs(rec: ContainerRecord, rt: Runtime, missed: MissedOutput): Promise<void> {
+    try {
+      const records = await rt.log.readAll();
+      const since = records.length
+        ? records[records.length - 1].timeNs
+        : BigInt(Math.max(0, Date.parse(rec.State.StartedAt) || 0)) * 1_000_000n;
+      const out = await missed(since);
+      for (const o of out) rt.log.write(o.stream === "stdout" ? 1 : 2, o.data);
+      rt.log.close();
+    } catch (e) {
+      log.warn({ err: e, id: rec.Id }, "could not fetch the output written while the daemon was down");
+    }
   }
 
   /** Restart containers whose policy says so after a daemon restart (always; unless-stopped if not stopped by hand). */

@@ -340,7 +340,17 @@ export interface Observed {
   ports?: PortMap;
 }
 
+/** Output the platform kept while we were away: what was written after `sinceNs` (ns since the epoch). */
+export type MissedOutput = (sinceNs: bigint) => Promise<{ stream: "stdout" | "stderr"; data: Buffer }[]>;
+
 export type RecoveredContainer =
-  | { state: "running"; proc: RunningProcess; startedAt: string; paused: boolean; pid?: number }
-  | { state: "exited"; exitCode: number; finishedAt: string; oomKilled: boolean }
+  | {
+      state: "running";
+      proc: RunningProcess;
+      startedAt: string;
+      paused: boolean;
+      pid?: number;
+      missed?: MissedOutput;
+    }
+  | { state: "exited"; exitCode: number; finishedAt: string; oomKilled: boolean; missed?: MissedOutput }
   | { state: "created" };
