@@ -98,6 +98,8 @@ describe("docker backend: containers", () => {
       ).trim(),
       await onEngine(c, "{{.State.Pid}} {{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}"),
     );
+    await dockerOk(d.host, ["update", "--memory", "64m", "--memory-swap", "128m", c]);
+    assert.equal(await onEngine(c, "{{.HostConfig.Memory}}"), String(64 * 1024 * 1024));
     const top = await dockerOk(d.host, ["top", c]);
     assert.match(top, /sleep 300/);
     const stats = await dockerOk(d.host, [

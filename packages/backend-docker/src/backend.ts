@@ -10,6 +10,7 @@ import type {
   ContainerStats,
   EndpointSettings,
   ExecSpec,
+  HostConfig,
   Network,
   NetworkHooks,
   Observed,
@@ -478,6 +479,12 @@ export class DockerBackend implements Backend {
       .catch((e) => {
         throw this.named(e, id);
       });
+  }
+
+  async update(id: string, resources: Omit<HostConfig, "RestartPolicy">): Promise<void> {
+    await this.client.json("POST", `/containers/${ref(id)}/update`, { body: resources }).catch((e) => {
+      throw this.named(e, id);
+    });
   }
 
   async pause(id: string): Promise<void> {

@@ -942,8 +942,11 @@ export class ContainerManager {
         throw badRequest("Restart policy cannot be updated because AutoRemove is enabled for the container");
       }
       validateCreate({ Cmd: ["x"] }, { RestartPolicy: body.RestartPolicy });
-      c.HostConfig.RestartPolicy = { MaximumRetryCount: 0, ...body.RestartPolicy };
     }
+    // the platform applies resource limits first: if it refuses them, nothing changes here
+    const { RestartPolicy: _r, ...resources } = body;
+    if (this.backend.update && Object.keys(resources).length) await this.backend.update(c.Id, resources);
+    if (body.RestartPolicy) c.HostConfig.RestartPolicy = { MaximumRetryCount: 0, ...body.RestartPolicy };
     for (const [k, v] of Object.entries(body)) {
       if (k !== "RestartPolicy" && v !== undefined && v !== null && v !== 0 && v !== "")
         (c.HostConfig as Record<string, unknown>)[k] = v;

@@ -278,6 +278,8 @@ export interface Backend {
   /** Freeze / thaw every process of the container (capabilities.pause must be true). */
   pause?(id: string): Promise<void>;
   unpause?(id: string): Promise<void>;
+  /** Apply `docker update`'s resource limits (not the restart policy, which the engine owns). */
+  update?(id: string, resources: Omit<HostConfig, "RestartPolicy">): Promise<void>;
   /** The container's real process table, in the Docker API's shape. */
   top?(id: string, psArgs: string | undefined): Promise<{ Titles: string[]; Processes: string[][] }>;
   /**
