@@ -289,6 +289,35 @@ describe("docker backend: networks, volumes, images", () => {
     await dockerOk(d.host, ["rm", "-f", c]);
   });
 
+  test("--network container:NAME shares the other container's network namespace", async () => {
+    const c = `${P}-netns`;
+    await dockerOk(d.host, [
+      "run",
+      "-d",
+      "--name",
+      c,
+      BUSYBOX,
+      "sh",
+      "-c",
+      "echo shared-ns > /tmp/i; httpd -f -p 8081 -h /tmp",
+    ]);
+    const got = await until(async () => {
+      const r = await docker(d.host, [
+        "run",
+        "--rm",
+        "--network",
+        `container:${c}`,
+        BUSYBOX,
+        "sh",
+        "-c",
+        "timeout 5 wget -qO- http://127.0.0.1:8081/i",
+      ]);
+      return r.code === 0 && r.stdout;
+    }, "the shared namespace to answer");
+    assert.equal(got, "shared-ns\n");
+    await dockerOk(d.host, ["rm", "-f", c]);
+  });
+
   test("named volumes are engine volumes, shared between containers", async () => {
     const vol = `${P}-vol`;
     await dockerOk(d.host, ["volume", "create", vol]);

@@ -219,7 +219,12 @@ export class DockerBackend implements Backend {
     if (this.created.has(spec.id)) return;
     const c = spec.container;
     if (Object.keys(c.Networks).includes("bridge")) await this.ensureDefaultNetwork();
-    const { body, extraNetworks } = createBody(c, this.labels(spec.id), (n) => this.engineNetwork(n));
+    const { body, extraNetworks } = createBody(
+      c,
+      this.labels(spec.id),
+      (n) => this.engineNetwork(n),
+      spec.networkContainerId && ref(spec.networkContainerId),
+    );
     try {
       await this.client.json("POST", "/containers/create", { query: { name: ref(spec.id) }, body });
     } catch (e) {

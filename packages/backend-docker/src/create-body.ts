@@ -1,4 +1,4 @@
-import { notImplemented } from "@sockerless/api";
+import { notFound } from "@sockerless/api";
 import type { ContainerRecord, EndpointSettings } from "@sockerless/engine";
 
 /** Labels every object Sockerless creates on the engine carries. */
@@ -25,10 +25,15 @@ export function createBody(
   c: Readonly<ContainerRecord>,
   labels: Record<string, string>,
   engineNetwork: (name: string) => string,
+  /** engine-side name of the container whose network namespace this one joins */
+  netContainer?: string,
 ) {
-  const mode = c.HostConfig.NetworkMode || "bridge";
-  if (mode.startsWith("container:"))
-    throw notImplemented("the docker backend does not support --network container:<name> yet");
+  let mode = c.HostConfig.NetworkMode || "bridge";
+  if (mode.startsWith("container:")) {
+    // the engine knows our containers by their engine-side name
+    if (!netContainer) throw notFound(`No such container: ${mode.slice("container:".length)}`);
+    mode = `container:${netContainer}`;
+  }
   const networks = Object.keys(c.Networks);
   const primary = networks[0];
   const binds = c.Mounts.filter((m) => m.Type === "bind").map(
@@ -42,6 +47,11 @@ export function createBody(
   // HostConfig.Tmpfs is carried by the tmpfs mounts the engine resolved; Mounts by `mounts`.
   const { Binds: _b, Mounts: _m, Tmpfs: _t, RestartPolicy: _r, AutoRemove: _a, ...host } = c.HostConfig;
   const { Healthcheck: _h, Volumes: _v, Labels: userLabels, ...cfg } = c.Config;
+  if (mode.startsWith("container:")) {
+    // the hostname is the other container's; the engine refuses one of our own
+    delete cfg.Hostname;
+    delete cfg.Domainname;
+  }
   return {
     body: {
       ...cfg,

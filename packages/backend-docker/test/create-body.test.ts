@@ -60,7 +60,11 @@ test("the engine keeps restart policy, auto-remove and health checks; the user's
   assert.deepEqual(extraNetworks, ["mynet"]);
 });
 
-test("--network container:NAME answers 501", () => {
+test("--network container:NAME joins that container's engine-side namespace", () => {
   const c = record({ HostConfig: { NetworkMode: "container:other" }, Networks: {} });
-  assert.throws(() => createBody(c, {}, (n) => n), { status: 501 });
+  assert.equal(
+    createBody(c, {}, (n) => n, "sockerless-123").body.HostConfig.NetworkMode,
+    "container:sockerless-123",
+  );
+  assert.throws(() => createBody(c, {}, (n) => n, undefined), { status: 404 });
 });

@@ -604,6 +604,9 @@ export class ContainerManager {
       memoryBytes:
         typeof c.HostConfig.Memory === "number" && c.HostConfig.Memory > 0 ? c.HostConfig.Memory : undefined,
       container: c,
+      networkContainerId: c.HostConfig.NetworkMode?.startsWith("container:")
+        ? this.find(c.HostConfig.NetworkMode.slice("container:".length))?.Id
+        : undefined,
     };
   }
 

@@ -228,6 +228,8 @@ export interface RunSpec {
    * platform from it; read-only for a backend.
    */
   container: Readonly<ContainerRecord>;
+  /** `--network container:NAME`: the id of that container, resolved now (it may have been renamed). */
+  networkContainerId?: string;
 }
 
 /**
