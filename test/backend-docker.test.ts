@@ -363,6 +363,22 @@ describe("docker backend: networks, volumes, images", () => {
     assert.match(pulled, /Status: Image is up to date|Downloaded newer image/);
   });
 
+  test("commit and build answer 501 before running anything", async () => {
+    const c = `${P}-commit`;
+    await dockerOk(d.host, ["create", "--name", c, BUSYBOX, "true"]);
+    const commit = await docker(d.host, ["commit", c, `${P}-committed:1`]);
+    assert.match(commit.stderr, /commit is not supported by the docker backend/);
+    await dockerOk(d.host, ["rm", c]);
+    const before = await dockerOk(d.host, ["ps", "-aq"]);
+    const build = await docker(d.host, ["build", "-q", "-"], {
+      input: `FROM ${BUSYBOX}\nRUN echo hi > /x\n`,
+      env: { DOCKER_BUILDKIT: "0" },
+    });
+    assert.notEqual(build.code, 0);
+    assert.match(build.stderr, /image build is not supported by the docker backend/);
+    assert.equal(await dockerOk(d.host, ["ps", "-aq"]), before);
+  });
+
   test("containers made directly on the engine are hidden from Sockerless", async () => {
     const name = `${P}-direct`;
     await dockerOk(REF!, ["create", "--name", name, "--network", "none", BUSYBOX, "true"]);

@@ -48,6 +48,9 @@ function registryConfig(ctx: Ctx): Record<string, RegistryAuth> {
 /** POST /build: the legacy builder with dockerd's JSON progress stream. */
 async function build(ctx: Ctx) {
   if (ctx.str("version") === "2") throw badRequest(BUILDKIT_MESSAGE);
+  // every step is a commit: refuse before running anything on a backend that cannot commit
+  if (!ctx.engine.backend.diffTar)
+    throw notImplemented(`image build is not supported by the ${ctx.engine.backend.name} backend`);
   const remote = ctx.str("remote");
   if (remote) {
     throw notImplemented(
