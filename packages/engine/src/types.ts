@@ -324,6 +324,7 @@ export interface ImageProvider {
 }
 
 export interface NetworkHooks {
+  /** May fill in what the platform chose (n.IPAM.Config: the subnet it picked when none was asked). */
   create(n: Network): Promise<void>;
   remove(n: Network): Promise<void>;
   /** Only called for containers that exist on the platform (after create). */
