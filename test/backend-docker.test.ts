@@ -52,6 +52,11 @@ describe("docker backend: containers", () => {
     const mine = (await dockerOk(d.host, ["ps", "-aq", "--no-trunc"])).split("\n").filter(Boolean);
     // nothing of ours is left on the engine beyond the containers Sockerless still lists
     assert.ok(ours.split("\n").filter(Boolean).length >= mine.length);
+    // stdin through the engine's attach, EOF delivered as a half-close
+    assert.equal(
+      await dockerOk(d.host, ["run", "--rm", "-i", BUSYBOX, "tr", "a-z", "A-Z"], { input: "stdin in\n" }),
+      "STDIN IN\n",
+    );
     const missing = await docker(d.host, ["run", "--rm", BUSYBOX, "no-such-binary"]);
     assert.equal(missing.code, 127, missing.stderr);
   });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ContainerRecord } from "@sockerless/engine";
+import { parseRfc3339Ns } from "../src/backend.js";
 import { createBody } from "../src/create-body.js";
 
 const record = (over: Partial<ContainerRecord> = {}): ContainerRecord => ({
@@ -67,4 +68,11 @@ test("--network container:NAME joins that container's engine-side namespace", ()
     "container:sockerless-123",
   );
   assert.throws(() => createBody(c, {}, (n) => n, undefined), { status: 404 });
+});
+
+test("the engine's log timestamps to ns since the epoch", () => {
+  assert.equal(parseRfc3339Ns("2026-11-27T10:00:00.123456789Z"), 1795773600123456789n);
+  assert.equal(parseRfc3339Ns("2026-11-27T10:00:00Z"), 1795773600000000000n);
+  assert.equal(parseRfc3339Ns("2026-11-27T12:00:00.5+02:00"), 1795773600500000000n);
+  assert.equal(parseRfc3339Ns("not a time"), undefined);
 });
