@@ -702,7 +702,9 @@ export class ContainerManager {
     if (c.Config.Healthcheck?.Test?.length && c.Config.Healthcheck.Test[0] !== "NONE") {
       c.State.Health = { Status: "starting", FailingStreak: 0, Log: [] };
     } else delete c.State.Health;
-    if (this.backend.observe) await this.applyObserved(c);
+    // A process that is already gone has no pid or addresses worth waiting for (the platform may
+    // be busy tearing its network down, which would hold up the start answer).
+    if (this.backend.observe) await Promise.race([this.applyObserved(c), proc.exited]);
     await this.save(c);
     this.emit(c, "start");
     log.debug({ id: c.Id }, "started");
@@ -717,8 +719,8 @@ export class ContainerManager {
       log.warn({ err: e, id: c.Id }, "reading what the platform assigned the container failed");
       return undefined;
     });
-    if (!seen) return;
-    if (seen.pid && c.State.Running) c.State.Pid = seen.pid;
+    if (!seen || !c.State.Running) return; // exited meanwhile: nothing of this run to show
+    if (seen.pid) c.State.Pid = seen.pid;
     if (seen.ports) c.PublishedPorts = seen.ports;
     for (const [net, ep] of Object.entries(seen.endpoints))
       if (c.Networks[net]) Object.assign(c.Networks[net], ep);
