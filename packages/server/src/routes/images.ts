@@ -1,4 +1,4 @@
-import { badRequest, DockerError, notFound } from "@sockerless/api";
+import { badRequest, notFound } from "@sockerless/api";
 import { applyCommitChanges } from "@sockerless/builder";
 import { parseFilters, type ContainerConfig } from "@sockerless/engine";
 import { parsePlatform, type ImageConfig, type ProgressMessage, type RegistryAuth } from "@sockerless/images";
