@@ -368,7 +368,7 @@ describe("docker backend: networks, volumes, images", () => {
     assert.match(pulled, /Status: Image is up to date|Downloaded newer image/);
   });
 
-  test("commit and build answer 501 before running anything", async () => {
+  test("commit, build and save answer 501 before doing anything", async () => {
     const c = `${P}-commit`;
     await dockerOk(d.host, ["create", "--name", c, BUSYBOX, "true"]);
     const commit = await docker(d.host, ["commit", c, `${P}-committed:1`]);
@@ -382,6 +382,8 @@ describe("docker backend: networks, volumes, images", () => {
     assert.notEqual(build.code, 0);
     assert.match(build.stderr, /image build is not supported by the docker backend/);
     assert.equal(await dockerOk(d.host, ["ps", "-aq"]), before);
+    const save = await docker(d.host, ["save", "-o", path.join(tmp, "saved.tar"), BUSYBOX]);
+    assert.match(save.stderr, /image save is not supported by the docker backend yet/);
   });
 
   test("containers made directly on the engine are hidden from Sockerless", async () => {
