@@ -21,6 +21,8 @@ PACKAGES=(
   make             # node-gyp
   python3          # node-gyp
   libc-bin         # ldd: the agent layer lists node's shared libraries
+  openssl          # docker backend test: CA, server and client certificates for a TLS engine
+  bsdutils         # script(1): docker run -it through a terminal in tests
 )
 
 missing=()
