@@ -89,6 +89,7 @@ export class ContainerManager {
       this.records.set(rec.Id, rec);
       this.runtimes.set(rec.Id, new Runtime(new LogFile(path.join(base, id, "log.bin"))));
     }
+    if (this.backend.discover) await this.discoverFromPlatform();
     const recovered = this.backend.recover
       ? await this.backend.recover([...this.records.values()].map((c) => this.runSpec(c)))
       : undefined;
@@ -114,6 +115,30 @@ export class ContainerManager {
     }
   }
 
+  /** Cloud backends: the platform's containers replace what this data root remembers. */
+  private async discoverFromPlatform(): Promise<void> {
+    const found = await this.backend.discover!();
+    const ids = new Set(found.map((r) => r.Id));
+    for (const id of [...this.records.keys()]) {
+      if (ids.has(id)) continue;
+      this.records.delete(id);
+      this.runtimes.delete(id);
+      this.files.delete(id);
+      await fs.rm(this.dir(id), { recursive: true, force: true });
+    }
+    for (const rec of found) {
+      const known = this.records.get(rec.Id);
+      if (known) {
+        Object.assign(known, { ...rec, State: known.State });
+        continue;
+      }
+      await fs.mkdir(this.dir(rec.Id), { recursive: true });
+      this.records.set(rec.Id, rec);
+      this.runtimes.set(rec.Id, new Runtime(new LogFile(path.join(this.dir(rec.Id), "log.bin"))));
+      await this.save(rec);
+    }
+  }
+
   /** A container as the platform reports it after a daemon restart: its real state, its live process. */
   private async adopt(rec: ContainerRecord, found: RecoveredContainer | undefined): Promise<void> {
     const rt = this.runtime(rec.Id);
@@ -128,7 +153,7 @@ export class ContainerManager {
         StartedAt: found.startedAt,
         Pid: found.pid || rec.State.Pid,
       });
-      found.proc.exited.then((code) => this.handleExit(rec, rt, code));
+      found.proc.exited.then((code) => this.handleExit(rec, rt, code, found.proc.exitError));
     } else if (found?.state === "exited" || (!found && (rec.State.Running || rec.State.Restarting))) {
       // gone from the platform while we were down: it cannot have an exit code, as dockerd's 255
       const code = found?.state === "exited" ? found.exitCode : 255;
@@ -267,7 +292,9 @@ export class ContainerManager {
     const logConfig = host.LogConfig as { Type?: string; Config?: Record<string, string> } | undefined;
     host.LogConfig = { Type: logConfig?.Type || "json-file", Config: logConfig?.Config ?? {} };
     if (!this.backend.capabilities.ports && host.PortBindings && Object.keys(host.PortBindings).length) {
-      warnings.push("The memory backend has no network: published ports are not reachable.");
+      warnings.push(
+        `The ${this.backend.name} backend does not publish ports on this host: published ports are not reachable.`,
+      );
     }
 
     const networks = this.initialNetworks(host.NetworkMode, netCfg?.EndpointsConfig ?? {});
@@ -709,7 +736,7 @@ export class ContainerManager {
     this.emit(c, "start");
     log.debug({ id: c.Id }, "started");
     this.onStarted(c, rt);
-    proc.exited.then((code) => this.handleExit(c, rt, code));
+    proc.exited.then((code) => this.handleExit(c, rt, code, proc.exitError));
     await this.refreshPeerHosts(c);
   }
 
@@ -726,7 +753,7 @@ export class ContainerManager {
       if (c.Networks[net]) Object.assign(c.Networks[net], ep);
   }
 
-  private async handleExit(c: ContainerRecord, rt: Runtime, code: number): Promise<void> {
+  private async handleExit(c: ContainerRecord, rt: Runtime, code: number, error?: string): Promise<void> {
     log.debug({ id: c.Id, code }, "exited");
     rt.log.close();
     rt.proc = undefined;
@@ -740,6 +767,7 @@ export class ContainerManager {
       ExitCode: code,
       FinishedAt: nowIso(),
     });
+    if (error) c.State.Error = error;
     await this.refreshPeerHosts(c);
     if (c.State.Health) c.State.Health.Status = "unhealthy";
     delete c.State.Health;
@@ -936,6 +964,7 @@ export class ContainerManager {
     for (const ep of Object.values(c.Networks)) {
       if (ep.DNSNames) ep.DNSNames = ep.DNSNames.map((n) => (n === old.slice(1) ? full.slice(1) : n));
     }
+    await this.backend.recordChanged?.(c);
     await this.save(c);
     this.emit(c, "rename", { oldName: old });
   }
@@ -992,6 +1021,10 @@ export class ContainerManager {
     const c = this.get(ref);
     const rt = this.runtime(c.Id);
     const follow = q.follow && c.State.Running;
+    if (this.backend.readLogs) {
+      const ended = follow ? rt.nextExit() : undefined;
+      return this.backend.readLogs(c, q, ended && { ended }, onRecord, signal);
+    }
     const live: LogRecord[] = [];
     let wake: (() => void) | undefined;
     let ended = false;

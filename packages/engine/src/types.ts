@@ -10,6 +10,7 @@ import type {
   ProgressMessage,
   RegistryAuth,
 } from "@sockerless/images";
+import type { LogQuery, LogRecord } from "./logs.js";
 import type { Network } from "./networks.js";
 import type { Volume } from "./volumes.js";
 
@@ -159,6 +160,8 @@ export interface RunningProcess {
   signal(sig: string): void;
   resize(rows: number, cols: number): void;
   readonly exited: Promise<number>;
+  /** Why the process ended, when the platform says more than an exit code (State.Error). */
+  readonly exitError?: string;
 }
 
 export interface ExecSpec {
@@ -294,6 +297,27 @@ export interface Backend {
    * endpoints (addresses); they replace the engine's own numbers in inspect.
    */
   observe?(id: string): Promise<Observed>;
+
+  // Backends whose platform is the source of truth (the cloud backends: records live in tags).
+  /**
+   * At daemon start, before `recover`: every container the platform holds for this daemon's
+   * settings. The engine adds those this data root lacks (a second daemon, another data root) and
+   * forgets those the platform no longer holds (removed by another daemon).
+   */
+  discover?(): Promise<ContainerRecord[]>;
+  /** The record changed in a way the platform must remember (rename). */
+  recordChanged?(record: ContainerRecord): Promise<void>;
+  /**
+   * Logs kept by the platform instead of the engine's log file. With `follow`, keep reading
+   * until `ended` resolves (the container stopped), then drain what is left.
+   */
+  readLogs?(
+    record: ContainerRecord,
+    q: LogQuery,
+    follow: { ended: Promise<unknown> } | undefined,
+    onRecord: (r: LogRecord) => void | Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void>;
 }
 
 /*

@@ -1,0 +1,501 @@
+import type { Readable } from "node:stream";
+import {
+  CloudWatchLogsClient,
+  DeleteLogStreamCommand,
+  DescribeLogStreamsCommand,
+} from "@aws-sdk/client-cloudwatch-logs";
+import { DescribeSubnetsCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { ECRClient } from "@aws-sdk/client-ecr";
+import { EFSClient } from "@aws-sdk/client-efs";
+import { ServiceDiscoveryClient } from "@aws-sdk/client-servicediscovery";
+import {
+  CreateClusterCommand,
+  DeregisterTaskDefinitionCommand,
+  DescribeTaskDefinitionCommand,
+  DescribeTasksCommand,
+  ECSClient,
+  ListTaskDefinitionFamiliesCommand,
+  ListTaskDefinitionsCommand,
+  ListTasksCommand,
+  RegisterTaskDefinitionCommand,
+  RunTaskCommand,
+  StopTaskCommand,
+  TagResourceCommand,
+  type Task,
+  UntagResourceCommand,
+} from "@aws-sdk/client-ecs";
+import { DockerError, log, notImplemented } from "@sockerless/api";
+import {
+  awsClientConfig,
+  checkCloudMounts,
+  CloudProcess,
+  cloudState,
+  ensureLogGroup,
+  fromTagList,
+  agentExec,
+  type AgentImages,
+  agentSupport,
+  type CloudAgents,
+  readCloudWatchLogs,
+  recordFromTags,
+  recordTags,
+  staleRecordKeys,
+  TAG_ID,
+  TAG_MANAGED,
+  type Tags,
+} from "@sockerless/cloud-aws";
+import type {
+  Backend,
+  ContainerRecord,
+  ContainerStats,
+  ExecSpec,
+  LogQuery,
+  LogRecord,
+  PathStat,
+  RecoveredContainer,
+  RunningProcess,
+  RunSpec,
+} from "@sockerless/engine";
+import type { ImageStore } from "@sockerless/images";
+import { CloudMapNames } from "./cloud-map.js";
+import { EfsVolumes } from "./efs-volumes.js";
+import type { EcsSettings } from "./settings.js";
+import { CONTAINER_NAME, familyOf, streamPrefixOf, taskDefinitionInput } from "./task-definition.js";
+import { TaskWatcher } from "./task-watcher.js";
+
+const BACKEND = "ecs";
+const WHERE = "ECS task";
+/** Which cluster a container belongs to: task definition families are account-wide, clusters are not. */
+const TAG_CLUSTER = "sockerless-cluster";
+
+/** Signals ECS itself can deliver: StopTask sends SIGTERM (or the image's stop signal), then SIGKILL. */
+const STOP_SIGNALS = new Set(["SIGTERM", "SIGINT", "SIGQUIT", "SIGKILL"]);
+
+/**
+ * Containers as ECS Fargate tasks: a container is a task definition (its record in the tags), each
+ * start runs a task, its output is the awslogs stream in CloudWatch Logs, its exit code the task's.
+ */
+export class EcsBackend implements Backend {
+  readonly name = BACKEND;
+  readonly capabilities = {
+    exec: true,
+    attach: true,
+    archive: true,
+    pause: false,
+    hostBinds: false,
+    tty: true,
+  };
+  readonly ecs: ECSClient;
+  readonly logs: CloudWatchLogsClient;
+  private readonly ec2: EC2Client;
+  private readonly watcher: TaskWatcher;
+  private readonly volumes: EfsVolumes;
+  private readonly names: CloudMapNames;
+  private readonly agents: CloudAgents;
+  private readonly agentImages: AgentImages;
+  /** the records of the containers this daemon knows (for clean-up by id) */
+  private readonly records = new Map<string, ContainerRecord>();
+  private subnets: string[] = [];
+  /** container id -> its task definition ARN */
+  private readonly taskDefs = new Map<string, string>();
+
+  constructor(
+    private readonly s: EcsSettings,
+    images: ImageStore,
+    dataRoot: string,
+  ) {
+    const cfg = awsClientConfig(s);
+    ({ agents: this.agents, agentImages: this.agentImages } = agentSupport(
+      s,
+      images,
+      dataRoot,
+      new ECRClient(cfg),
+    ));
+    this.ecs = new ECSClient(cfg);
+    this.logs = new CloudWatchLogsClient(cfg);
+    this.ec2 = new EC2Client(cfg);
+    this.watcher = new TaskWatcher(this.ecs, s.cluster);
+    this.volumes = new EfsVolumes(new EFSClient(cfg), s.cluster, () => this.subnets, s.securityGroups);
+    this.names = new CloudMapNames(
+      new ServiceDiscoveryClient(cfg),
+      this.ec2,
+      () => this.subnets,
+      `${s.cluster}.sockerless`,
+    );
+  }
+
+  async init(): Promise<void> {
+    if (!this.s.executionRoleArn)
+      throw new Error(
+        "the ecs backend needs a task execution role (awslogs and ECR pulls on Fargate): --ecs-execution-role-arn or SOCKERLESS_ECS_EXECUTION_ROLE_ARN",
+      );
+    // CreateCluster is idempotent: it returns the cluster when it exists
+    await this.ecs.send(new CreateClusterCommand({ clusterName: this.s.cluster }));
+    await ensureLogGroup(this.logs, this.s.logGroup);
+    this.subnets = this.s.subnets.length ? this.s.subnets : await this.defaultSubnets();
+    await this.agents.start();
+  }
+
+  private async defaultSubnets(): Promise<string[]> {
+    const out = await this.ec2.send(
+      new DescribeSubnetsCommand({ Filters: [{ Name: "default-for-az", Values: ["true"] }] }),
+    );
+    const ids = (out.Subnets ?? []).map((s) => s.SubnetId!).filter(Boolean);
+    if (!ids.length)
+      throw new Error(
+        "no subnets: the region has no default VPC subnets; give --ecs-subnets or SOCKERLESS_ECS_SUBNETS",
+      );
+    return ids;
+  }
+
+  private tags(rec: ContainerRecord): Tags {
+    return { ...recordTags(rec, BACKEND), [TAG_CLUSTER]: this.s.cluster };
+  }
+
+  /** create: the container's task definition, with its record in the tags. */
+  async prepare(spec: RunSpec): Promise<void> {
+    this.records.set(spec.id, spec.record);
+    if (this.taskDefs.has(spec.id)) return;
+    const rec = spec.record;
+    const storage = await this.volumes.forMounts(checkCloudMounts(rec, BACKEND, true));
+    const image = await this.agentImages.ref(rec.Image);
+    const out = await this.ecs.send(
+      new RegisterTaskDefinitionCommand(
+        taskDefinitionInput(rec, image, this.s, this.tags(rec), storage, this.agents.wrap(rec)),
+      ),
+    );
+    this.taskDefs.set(spec.id, out.taskDefinition!.taskDefinitionArn!);
+  }
+
+  private async taskDefinitionOf(id: string): Promise<string> {
+    const known = this.taskDefs.get(id);
+    if (known) return known;
+    const out = await this.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: familyOf(id) }));
+    const arn = out.taskDefinition!.taskDefinitionArn!;
+    this.taskDefs.set(id, arn);
+    return arn;
+  }
+
+  async start(spec: RunSpec): Promise<RunningProcess> {
+    this.records.set(spec.id, spec.record);
+    this.agents.expect(spec.id);
+    const out = await this.ecs.send(
+      new RunTaskCommand({
+        cluster: this.s.cluster,
+        taskDefinition: await this.taskDefinitionOf(spec.id),
+        launchType: "FARGATE",
+        count: 1,
+        startedBy: "sockerless",
+        networkConfiguration: {
+          awsvpcConfiguration: {
+            subnets: this.subnets,
+            securityGroups: this.s.securityGroups.length ? this.s.securityGroups : undefined,
+            assignPublicIp: this.s.assignPublicIp ? "ENABLED" : "DISABLED",
+          },
+        },
+        tags: [
+          { key: TAG_MANAGED, value: "true" },
+          { key: TAG_ID, value: spec.id },
+          { key: TAG_CLUSTER, value: this.s.cluster },
+        ],
+      }),
+    );
+    const taskArn = out.tasks?.[0]?.taskArn;
+    if (!taskArn) {
+      const f = out.failures?.[0];
+      throw new DockerError(
+        500,
+        `ECS could not run the task: ${f?.reason ?? "no task"}${f?.detail ? `: ${f.detail}` : ""}`,
+      );
+    }
+    const proc = new CloudProcess({ signal: (sig) => this.signal(taskArn, sig) });
+    const stopped = this.watcher.until(taskArn, (t) => t.lastStatus === "STOPPED");
+    const gone = stopped.then(
+      (t) => startFailure(t) ?? `the ECS task stopped before its agent connected: ${t.stoppedReason ?? ""}`,
+    );
+    let exit: Promise<{ code: number; error?: string }>;
+    try {
+      const session = await this.agents.connect(spec.id, gone);
+      exit = (await this.agents.startMain(session, proc, (sig) => this.signal(taskArn, sig))).exited;
+    } catch (e) {
+      await this.stopTask(taskArn, "docker start failed").catch(() => {});
+      throw new DockerError(500, (e as Error).message);
+    }
+    // `docker run -d` returns once the container's names resolve
+    await this.settle(spec.record, taskArn, proc, exit, stopped);
+    return proc;
+  }
+
+  /**
+   * The process of a task ends with its main process (the agent reports the exit code); if the
+   * agent's link is lost for good, with the task, whose exit code ECS reports. The task's names
+   * are in Cloud Map while it runs.
+   */
+  private settle(
+    rec: ContainerRecord,
+    taskArn: string,
+    proc: CloudProcess,
+    exit: Promise<{ code: number; error?: string }>,
+    stopped: Promise<Task>,
+  ): Promise<void> {
+    const taskId = taskIdOf(taskArn);
+    const named = this.watcher
+      .until(taskArn, (t) => t.lastStatus === "RUNNING" || t.lastStatus === "STOPPED")
+      .then(async (t) => {
+        const ip = eniAddress(t);
+        if (t.lastStatus === "RUNNING" && ip) await this.names.register(rec, taskId, ip);
+      })
+      .catch((e) =>
+        log.warn({ err: e, id: rec.Id }, "ecs: registering the task's names in Cloud Map failed"),
+      );
+    void stopped.then(async () => {
+      await named;
+      await this.names
+        .deregister(rec, taskId)
+        .catch((e) => log.warn({ err: e, id: rec.Id }, "ecs: deregistering the task's names failed"));
+    });
+    void exit
+      .catch(async (e) => {
+        log.warn({ err: e, id: rec.Id }, "ecs: lost the agent; the task's exit code decides");
+        return exitOf(await stopped);
+      })
+      .then((o) => proc.finish(o.code, o.error));
+    return named;
+  }
+
+  /** A task that runs on after a daemon restart: its agent dials back, and is bound again. */
+  private reattach(rec: ContainerRecord, taskArn: string): CloudProcess {
+    const proc = new CloudProcess({ signal: (sig) => this.signal(taskArn, sig) });
+    this.agents.expect(rec.Id);
+    const stopped = this.watcher.until(taskArn, (t) => t.lastStatus === "STOPPED");
+    const exit = this.agents
+      .connect(
+        rec.Id,
+        stopped.then(() => "the task stopped"),
+      )
+      .then(async (session) => {
+        const main = await this.agents.bindMain(session, proc, (sig) => this.signal(taskArn, sig));
+        return { code: await main.exited, error: session.mainError };
+      });
+    void this.settle(rec, taskArn, proc, exit, stopped);
+    return proc;
+  }
+
+  private signal(taskArn: string, sig: string): void {
+    if (!STOP_SIGNALS.has(sig)) {
+      log.warn({ taskArn, sig }, "ecs: only stop signals reach a task without the agent");
+      return;
+    }
+    void this.stopTask(taskArn, `docker: ${sig}`).catch((e) =>
+      log.warn({ err: e, taskArn }, "ecs: StopTask failed"),
+    );
+  }
+
+  private async stopTask(taskArn: string, reason: string): Promise<void> {
+    await this.ecs.send(new StopTaskCommand({ cluster: this.s.cluster, task: taskArn, reason }));
+  }
+
+  async exec(spec: RunSpec, exec: ExecSpec): Promise<RunningProcess> {
+    return agentExec(await this.agents.sessionOf(spec.id, WHERE), exec);
+  }
+
+  /** rm: stop what still runs, deregister the task definitions, delete the log streams. */
+  async remove(id: string): Promise<void> {
+    const family = familyOf(id);
+    const running = await this.tasksOf(family, "RUNNING");
+    for (const arn of running) await this.stopTask(arn, "docker rm");
+    let nextToken: string | undefined;
+    do {
+      const page = await this.ecs.send(
+        new ListTaskDefinitionsCommand({ familyPrefix: family, status: "ACTIVE", nextToken }),
+      );
+      for (const arn of page.taskDefinitionArns ?? [])
+        await this.ecs.send(new DeregisterTaskDefinitionCommand({ taskDefinition: arn }));
+      nextToken = page.nextToken;
+    } while (nextToken);
+    this.taskDefs.delete(id);
+    this.agents.forget(id);
+    await this.deleteLogStreams(`${streamPrefixOf(id)}/`);
+    const rec = this.records.get(id);
+    this.records.delete(id);
+    if (rec)
+      await this.names.remove(rec, [...running, ...(await this.tasksOf(family, "STOPPED"))].map(taskIdOf));
+  }
+
+  private async deleteLogStreams(prefix: string): Promise<void> {
+    let nextToken: string | undefined;
+    do {
+      const page = await this.logs
+        .send(
+          new DescribeLogStreamsCommand({
+            logGroupName: this.s.logGroup,
+            logStreamNamePrefix: prefix,
+            nextToken,
+          }),
+        )
+        .catch((e) => {
+          if ((e as Error).name === "ResourceNotFoundException") return undefined;
+          throw e;
+        });
+      for (const s of page?.logStreams ?? [])
+        await this.logs.send(
+          new DeleteLogStreamCommand({ logGroupName: this.s.logGroup, logStreamName: s.logStreamName }),
+        );
+      nextToken = page?.nextToken;
+    } while (nextToken);
+  }
+
+  private async tasksOf(family: string, desiredStatus: "RUNNING" | "STOPPED"): Promise<string[]> {
+    const out: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await this.ecs.send(
+        new ListTasksCommand({ cluster: this.s.cluster, family, desiredStatus, nextToken }),
+      );
+      out.push(...(page.taskArns ?? []));
+      nextToken = page.nextToken;
+    } while (nextToken);
+    return out;
+  }
+
+  volumeRemoved(name: string): Promise<void> {
+    return this.volumes.remove(name);
+  }
+
+  readLogs(
+    rec: ContainerRecord,
+    q: LogQuery,
+    follow: { ended: Promise<unknown> } | undefined,
+    onRecord: (r: LogRecord) => void | Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    return readCloudWatchLogs(
+      { client: this.logs, group: this.s.logGroup, streamPrefix: `${streamPrefixOf(rec.Id)}/` },
+      q,
+      follow,
+      onRecord,
+      signal,
+    );
+  }
+
+  async recordChanged(rec: ContainerRecord): Promise<void> {
+    const arn = await this.taskDefinitionOf(rec.Id);
+    const old = await this.ecs.send(
+      new DescribeTaskDefinitionCommand({ taskDefinition: arn, include: ["TAGS"] }),
+    );
+    const next = this.tags(rec);
+    await this.ecs.send(
+      new TagResourceCommand({
+        resourceArn: arn,
+        tags: Object.entries(next).map(([key, value]) => ({ key, value })),
+      }),
+    );
+    const stale = staleRecordKeys(fromTagList(old.tags), next);
+    if (stale.length) await this.ecs.send(new UntagResourceCommand({ resourceArn: arn, tagKeys: stale }));
+  }
+
+  /** The containers of this cluster: task definition families with our record, and their latest task. */
+  async recover(): Promise<RecoveredContainer[]> {
+    const families: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await this.ecs.send(
+        new ListTaskDefinitionFamiliesCommand({ familyPrefix: "sockerless-", status: "ACTIVE", nextToken }),
+      );
+      families.push(...(page.families ?? []));
+      nextToken = page.nextToken;
+    } while (nextToken);
+    const out: RecoveredContainer[] = [];
+    for (const family of families) {
+      const td = await this.ecs.send(
+        new DescribeTaskDefinitionCommand({ taskDefinition: family, include: ["TAGS"] }),
+      );
+      const tags = fromTagList(td.tags);
+      const rec = tags[TAG_CLUSTER] === this.s.cluster ? recordFromTags(tags, BACKEND) : undefined;
+      if (!rec) continue;
+      this.taskDefs.set(rec.Id, td.taskDefinition!.taskDefinitionArn!);
+      this.records.set(rec.Id, rec as ContainerRecord);
+      const arns = [...(await this.tasksOf(family, "RUNNING")), ...(await this.tasksOf(family, "STOPPED"))];
+      const tasks: Task[] = [];
+      for (let i = 0; i < arns.length; i += 100) {
+        const d = await this.ecs.send(
+          new DescribeTasksCommand({ cluster: this.s.cluster, tasks: arns.slice(i, i + 100) }),
+        );
+        tasks.push(...(d.tasks ?? []));
+      }
+      const latest = tasks.sort((a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0))[0];
+      const running = !!latest && latest.lastStatus !== "STOPPED";
+      const exit = latest && !running ? exitOf(latest) : undefined;
+      const record: ContainerRecord = {
+        ...rec,
+        State: cloudState(
+          latest && {
+            running,
+            startedAt: latest.startedAt ?? latest.createdAt,
+            finishedAt: latest.stoppedAt,
+            exitCode: exit?.code,
+            error: exit?.error,
+          },
+        ),
+      };
+      out.push({ record, process: running ? this.reattach(record, latest.taskArn!) : undefined });
+    }
+    return out;
+  }
+
+  async statPath(spec: RunSpec, p: string): Promise<PathStat> {
+    return (await this.agents.runningSessionOf(spec, BACKEND, WHERE)).statPath(p);
+  }
+
+  async getArchive(spec: RunSpec, p: string): Promise<{ stat: PathStat; tar: Readable }> {
+    return this.agents.getArchive(await this.agents.runningSessionOf(spec, BACKEND, WHERE), p);
+  }
+
+  async putArchive(spec: RunSpec, p: string, tar: Readable, opts: { noOverwriteDirNonDir: boolean }) {
+    return (await this.agents.runningSessionOf(spec, BACKEND, WHERE)).putArchive(p, tar, opts);
+  }
+
+  exportFs(): Promise<Readable> {
+    return Promise.reject(notImplemented("docker export is not supported by the ecs backend"));
+  }
+
+  changes(): Promise<{ Path: string; Kind: 0 | 1 | 2 }[]> {
+    return Promise.reject(notImplemented("docker diff is not supported by the ecs backend"));
+  }
+
+  async sizeRw(): Promise<number> {
+    return 0;
+  }
+
+  stats(): ContainerStats {
+    return { cpuNanos: 0, memoryBytes: 0, pids: 0 };
+  }
+
+  async close(): Promise<void> {
+    this.watcher.close();
+    await this.agents.close();
+  }
+}
+
+const taskIdOf = (arn: string) => arn.slice(arn.lastIndexOf("/") + 1);
+
+/** The task's address in its subnet (awsvpc: the ENI's). */
+function eniAddress(t: Task): string | undefined {
+  const eni = t.attachments?.find((a) => a.type === "ElasticNetworkInterface");
+  return eni?.details?.find((d) => d.name === "privateIPv4Address")?.value;
+}
+
+/** Why a task never ran its container, in the words ECS uses; undefined when it did run. */
+function startFailure(t: Task): string | undefined {
+  if (t.lastStatus !== "STOPPED") return undefined;
+  const main = t.containers?.find((c) => c.name === CONTAINER_NAME);
+  if (main?.exitCode !== undefined && t.stopCode !== "TaskFailedToStart") return undefined;
+  return `failed to start the ECS task: ${main?.reason ?? t.stoppedReason ?? "the task stopped before its container ran"}`;
+}
+
+/** The real exit code of the task's container; a task stopped before it ran has none. */
+function exitOf(t: Task): { code: number; error?: string } {
+  const main = t.containers?.find((c) => c.name === CONTAINER_NAME);
+  if (main?.exitCode !== undefined && main.exitCode !== null) return { code: main.exitCode };
+  return { code: t.stopCode === "UserInitiated" ? 137 : 255, error: main?.reason ?? t.stoppedReason ?? "" };
+}

@@ -1,0 +1,355 @@
+import type { Readable } from "node:stream";
+import { CloudWatchLogsClient, DeleteLogGroupCommand } from "@aws-sdk/client-cloudwatch-logs";
+import { ECRClient } from "@aws-sdk/client-ecr";
+import {
+  CreateFunctionCommand,
+  DeleteFunctionCommand,
+  GetFunctionConfigurationCommand,
+  InvokeCommand,
+  LambdaClient,
+  ListFunctionsCommand,
+  ListTagsCommand,
+  TagResourceCommand,
+  UntagResourceCommand,
+} from "@aws-sdk/client-lambda";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
+import { DockerError, log, notImplemented } from "@sockerless/api";
+import {
+  agentExec,
+  type AgentImages,
+  agentSupport,
+  awsClientConfig,
+  type CloudAgents,
+  checkCloudMounts,
+  CloudProcess,
+  cloudState,
+  pollUntil,
+  readCloudWatchLogs,
+  recordFromTags,
+  recordTags,
+  staleRecordKeys,
+  type Tags,
+} from "@sockerless/cloud-aws";
+import type {
+  Backend,
+  ContainerRecord,
+  ContainerStats,
+  ExecSpec,
+  LogQuery,
+  LogRecord,
+  PathStat,
+  RecoveredContainer,
+  RunningProcess,
+  RunSpec,
+} from "@sockerless/engine";
+import type { ImageStore } from "@sockerless/images";
+import { invocationOutcome, isPlatformLine, lastInvocation, type Outcome } from "./invocation.js";
+import type { LambdaSettings } from "./settings.js";
+
+const BACKEND = "lambda";
+const WHERE = "Lambda execution environment";
+/** after an invocation ended, how long the agent's own report of the exit may still take */
+const EXIT_REPORT_GRACE_MS = 2000;
+/** after the agent reported the exit, how long the invocation may take to end */
+const INVOCATION_END_GRACE_MS = 5000;
+
+/**
+ * Containers as Lambda image functions: a container is a function (its record in the tags), a
+ * start is one invocation that runs the container's command; output and exit come from the
+ * invocation and its CloudWatch log group.
+ */
+export class LambdaBackend implements Backend {
+  readonly name = BACKEND;
+  readonly capabilities = {
+    exec: true,
+    attach: true,
+    archive: true,
+    pause: false,
+    hostBinds: false,
+    tty: true,
+  };
+  readonly lambda: LambdaClient;
+  readonly logs: CloudWatchLogsClient;
+  private readonly agents: CloudAgents;
+  private readonly agentImages: AgentImages;
+
+  constructor(
+    private readonly s: LambdaSettings,
+    images: ImageStore,
+    dataRoot: string,
+  ) {
+    const cfg = awsClientConfig(s);
+    ({ agents: this.agents, agentImages: this.agentImages } = agentSupport(
+      s,
+      images,
+      dataRoot,
+      new ECRClient(cfg),
+    ));
+    // a synchronous invocation lasts as long as the function runs: up to its timeout
+    this.lambda = new LambdaClient({
+      ...cfg,
+      requestHandler: new NodeHttpHandler({ requestTimeout: (s.timeoutSec + 60) * 1000 }),
+    });
+    this.logs = new CloudWatchLogsClient(cfg);
+  }
+
+  private fn(id: string): string {
+    return `${this.s.functionPrefix}${id.slice(0, 12)}`;
+  }
+
+  private group(id: string): string {
+    return `/aws/lambda/${this.fn(id)}`;
+  }
+
+  async init(): Promise<void> {
+    if (!this.s.roleArn)
+      throw new Error(
+        "the lambda backend needs an execution role: --lambda-role-arn or SOCKERLESS_LAMBDA_ROLE_ARN",
+      );
+    await this.agents.start();
+  }
+
+  private tags(rec: ContainerRecord): Tags {
+    return { ...recordTags(rec, BACKEND), "sockerless-function-prefix": this.s.functionPrefix };
+  }
+
+  /** create: the function, with the container's command and environment and its record in the tags. */
+  async prepare(spec: RunSpec): Promise<void> {
+    const rec = spec.record;
+    const ports = rec.HostConfig.PortBindings ?? {};
+    if (Object.values(ports).some((b) => b?.length))
+      throw notImplemented(
+        "published ports are not supported by the lambda backend: a Lambda function takes no inbound connections",
+      );
+    checkCloudMounts(rec, BACKEND, false);
+    const agent = this.agents.wrap(rec);
+    const memoryMb =
+      typeof rec.HostConfig.Memory === "number" && rec.HostConfig.Memory > 0
+        ? Math.max(128, Math.ceil(rec.HostConfig.Memory / 1024 / 1024))
+        : this.s.memoryMb;
+    await this.lambda.send(
+      new CreateFunctionCommand({
+        FunctionName: this.fn(rec.Id),
+        Role: this.s.roleArn,
+        PackageType: "Image",
+        Code: { ImageUri: await this.agentImages.ref(rec.Image) },
+        // the agent wraps the argv the engine merged from the image and the request
+        ImageConfig: {
+          EntryPoint: agent.entrypoint,
+          Command: agent.command,
+          WorkingDirectory: rec.Config.WorkingDir || undefined,
+        },
+        Environment: {
+          Variables: {
+            ...Object.fromEntries(
+              (rec.Config.Env ?? [])
+                .filter((e) => e.includes("="))
+                .map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]),
+            ),
+            ...agent.env,
+          },
+        },
+        Timeout: this.s.timeoutSec,
+        MemorySize: memoryMb,
+        Tags: this.tags(rec),
+      }),
+    );
+  }
+
+  /** A new function pulls its image first; a bad image fails it, which is `docker start`'s error. */
+  private async active(id: string): Promise<void> {
+    await pollUntil(
+      async () => {
+        const c = await this.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: this.fn(id) }));
+        if (c.State === "Failed")
+          throw new DockerError(
+            500,
+            `the Lambda function could not be created: ${c.StateReason ?? c.StateReasonCode}`,
+          );
+        return c.State === "Active" ? true : undefined;
+      },
+      {
+        intervalMs: 200,
+        timeoutMs: this.s.startTimeoutMs,
+        what: `Lambda function ${this.fn(id)} to become Active`,
+      },
+    );
+  }
+
+  async start(spec: RunSpec): Promise<RunningProcess> {
+    await this.active(spec.id);
+    this.agents.expect(spec.id);
+    const proc = new CloudProcess({ signal: (sig) => cannotSignal(spec.id, sig) });
+    const outcome = this.lambda
+      .send(new InvokeCommand({ FunctionName: this.fn(spec.id), Payload: Buffer.from("{}") }))
+      .then(
+        (out) => invocationOutcome(out, this.s.timeoutSec),
+        (e): Outcome => ({ code: 255, error: `the Lambda invocation failed: ${(e as Error).message}` }),
+      );
+    const gone = outcome.then(
+      (o) => `the Lambda invocation ended before its agent connected: ${o.error ?? `exit code ${o.code}`}`,
+    );
+    let exit: Promise<Outcome>;
+    try {
+      const session = await this.agents.connect(spec.id, gone);
+      exit = (await this.agents.startMain(session, proc, (sig) => cannotSignal(spec.id, sig))).exited;
+    } catch (e) {
+      throw new DockerError(500, (e as Error).message);
+    }
+    this.settle(proc, exit, outcome);
+    return proc;
+  }
+
+  /**
+   * The container's exit: the agent's report of its main process; when the invocation ended
+   * without one (the function timeout killed the environment), what Lambda reported.
+   */
+  private settle(proc: CloudProcess, exit: Promise<Outcome>, ended: Promise<Outcome>): void {
+    const wait = (ms: number) => new Promise<undefined>((r) => setTimeout(r, ms));
+    // the invocation ends right after the main process: finish with it, so the cloud agrees
+    const fromAgent = exit.then(async (o) => {
+      await Promise.race([ended, wait(INVOCATION_END_GRACE_MS)]);
+      return o;
+    });
+    const fromLambda = ended.then(
+      async (o) => (await Promise.race([exit.catch(() => undefined), wait(EXIT_REPORT_GRACE_MS)])) ?? o,
+    );
+    void Promise.race([fromAgent.catch(() => fromLambda), fromLambda]).then((o) =>
+      proc.finish(o.code, o.error),
+    );
+  }
+
+  async exec(spec: RunSpec, exec: ExecSpec): Promise<RunningProcess> {
+    return agentExec(await this.agents.sessionOf(spec.id, WHERE), exec);
+  }
+
+  async remove(id: string): Promise<void> {
+    this.agents.forget(id);
+    await this.lambda
+      .send(new DeleteFunctionCommand({ FunctionName: this.fn(id) }))
+      .catch(ignore("ResourceNotFoundException"));
+    await this.logs
+      .send(new DeleteLogGroupCommand({ logGroupName: this.group(id) }))
+      .catch(ignore("ResourceNotFoundException"));
+  }
+
+  readLogs(
+    rec: ContainerRecord,
+    q: LogQuery,
+    follow: { ended: Promise<unknown> } | undefined,
+    onRecord: (r: LogRecord) => void | Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    return readCloudWatchLogs(
+      { client: this.logs, group: this.group(rec.Id), streamPrefix: "", skip: isPlatformLine },
+      q,
+      follow,
+      onRecord,
+      signal,
+    );
+  }
+
+  async recordChanged(rec: ContainerRecord): Promise<void> {
+    const arn = await this.functionArn(rec.Id);
+    const old = await this.lambda.send(new ListTagsCommand({ Resource: arn }));
+    const next = this.tags(rec);
+    await this.lambda.send(new TagResourceCommand({ Resource: arn, Tags: next }));
+    const stale = staleRecordKeys(old.Tags ?? {}, next);
+    if (stale.length) await this.lambda.send(new UntagResourceCommand({ Resource: arn, TagKeys: stale }));
+  }
+
+  private async functionArn(id: string): Promise<string> {
+    const c = await this.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: this.fn(id) }));
+    return c.FunctionArn!;
+  }
+
+  /**
+   * Functions with our record. Lambda lists no invocations, so a container's state is read from its
+   * log group: the last invocation's START without REPORT means it still runs.
+   */
+  /**
+   * An invocation that runs on after a daemon restart: its agent dials back and is bound again;
+   * its end also shows in its log (the REPORT line).
+   */
+  private reattach(rec: ContainerRecord): CloudProcess {
+    const proc = new CloudProcess({ signal: (sig) => cannotSignal(rec.Id, sig) });
+    this.agents.expect(rec.Id);
+    const ended: Promise<Outcome> = pollUntil(
+      async () => {
+        const now = await lastInvocation(this.logs, this.group(rec.Id), this.s.timeoutSec);
+        return now && !now.running ? { code: now.exitCode ?? 255, error: now.error } : undefined;
+      },
+      { intervalMs: 1000, timeoutMs: (this.s.timeoutSec + 60) * 1000, what: "the invocation to end" },
+    ).catch((e) => ({ code: 255, error: (e as Error).message }));
+    const exit = this.agents
+      .connect(
+        rec.Id,
+        ended.then(() => "the invocation ended"),
+      )
+      .then(async (session) => {
+        const main = await this.agents.bindMain(session, proc, (sig) => cannotSignal(rec.Id, sig));
+        return { code: await main.exited, error: session.mainError };
+      });
+    this.settle(proc, exit, ended);
+    return proc;
+  }
+
+  async recover(): Promise<RecoveredContainer[]> {
+    const out: RecoveredContainer[] = [];
+    let Marker: string | undefined;
+    do {
+      const page = await this.lambda.send(new ListFunctionsCommand({ Marker }));
+      for (const f of page.Functions ?? []) {
+        if (!f.FunctionName?.startsWith(this.s.functionPrefix) || !f.FunctionArn) continue;
+        const tags = (await this.lambda.send(new ListTagsCommand({ Resource: f.FunctionArn }))).Tags ?? {};
+        if (tags["sockerless-function-prefix"] !== this.s.functionPrefix) continue;
+        const rec = recordFromTags(tags, BACKEND);
+        if (!rec) continue;
+        const last = await lastInvocation(this.logs, this.group(rec.Id), this.s.timeoutSec);
+        const record: ContainerRecord = { ...rec, State: cloudState(last) };
+        let process: CloudProcess | undefined;
+        if (last?.running) process = this.reattach(record);
+        out.push({ record, process });
+      }
+      Marker = page.NextMarker;
+    } while (Marker);
+    return out;
+  }
+
+  async statPath(spec: RunSpec, p: string): Promise<PathStat> {
+    return (await this.agents.runningSessionOf(spec, BACKEND, WHERE)).statPath(p);
+  }
+
+  async getArchive(spec: RunSpec, p: string): Promise<{ stat: PathStat; tar: Readable }> {
+    return this.agents.getArchive(await this.agents.runningSessionOf(spec, BACKEND, WHERE), p);
+  }
+
+  async putArchive(spec: RunSpec, p: string, tar: Readable, opts: { noOverwriteDirNonDir: boolean }) {
+    return (await this.agents.runningSessionOf(spec, BACKEND, WHERE)).putArchive(p, tar, opts);
+  }
+
+  exportFs(): Promise<Readable> {
+    return Promise.reject(notImplemented("docker export is not supported by the lambda backend"));
+  }
+
+  changes(): Promise<{ Path: string; Kind: 0 | 1 | 2 }[]> {
+    return Promise.reject(notImplemented("docker diff is not supported by the lambda backend"));
+  }
+
+  async sizeRw(): Promise<number> {
+    return 0;
+  }
+
+  stats(): ContainerStats {
+    return { cpuNanos: 0, memoryBytes: 0, pids: 0 };
+  }
+}
+
+/** Lambda has no API to signal an invocation: only the agent can. */
+function cannotSignal(id: string, sig: string): void {
+  log.warn({ id, sig }, "lambda: the agent is not connected, and Lambda cannot signal a running invocation");
+}
+
+const ignore = (name: string) => (e: unknown) => {
+  if ((e as Error).name !== name) throw e;
+};

@@ -1,0 +1,238 @@
+import { createServer, type Server } from "node:http";
+import {
+  AgentExecError,
+  agentLayer,
+  type AgentLayer,
+  type AgentSession,
+  ReverseAgentHub,
+} from "@sockerless/agent";
+import { DockerError, log, notImplemented } from "@sockerless/api";
+import type { ContainerRecord, ExecSpec, RunningProcess, RunSpec } from "@sockerless/engine";
+import type { ECRClient } from "@aws-sdk/client-ecr";
+import type { ImageStore } from "@sockerless/images";
+import { AgentImages } from "./agent-images.js";
+import { AgentTokens } from "./agent-token.js";
+import { EcrRepository } from "./ecr.js";
+import { CloudProcess } from "./process.js";
+
+export interface AgentSettings {
+  /** where the daemon listens for agents dialling back: [HOST:]PORT (0: any free port) */
+  listen: string;
+  /** the URL workloads dial; default http://<listen address> (right when they share the daemon's network) */
+  callbackUrl?: string;
+  /** how long a started workload's agent may take to dial back */
+  connectTimeoutMs: number;
+}
+
+/** The agent's part of a workload's definition: its entrypoint wrapping the container's argv. */
+export interface AgentWrap {
+  entrypoint: string[];
+  command: string[];
+  env: Record<string, string>;
+}
+
+/**
+ * The agent inside every cloud workload, in reverse mode: it dials this daemon's callback
+ * listener with a per-container token, so exec, attach, cp and signals reach the container's
+ * processes wherever the workload runs (a Lambda invocation, a task without a public address).
+ */
+export class CloudAgents {
+  readonly hub = new ReverseAgentHub({ resumeTimeoutMs: 120_000 });
+  private server: Server | undefined;
+  private url = "";
+  layer!: AgentLayer;
+
+  constructor(
+    private readonly s: AgentSettings,
+    private readonly tokens: AgentTokens,
+  ) {}
+
+  async start(): Promise<void> {
+    this.layer = await agentLayer();
+    const m = /^(?:(.*):)?(\d+)$/.exec(this.s.listen);
+    if (!m) throw new Error(`bad agent listen address ${this.s.listen} (expected [HOST:]PORT)`);
+    const host = m[1] || "127.0.0.1";
+    const server = createServer((_req, res) => {
+      res
+        .writeHead(426, { "content-type": "text/plain" })
+        .end("sockerless: agent callback (WebSocket only)\n");
+    });
+    server.on("upgrade", (req, socket, head) => this.hub.handleUpgrade(req, socket, head));
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(Number(m[2]), host, () => resolve());
+    });
+    const addr = server.address();
+    const port = typeof addr === "object" && addr ? addr.port : Number(m[2]);
+    this.server = server;
+    this.url = this.s.callbackUrl ?? `http://${host.includes(":") ? `[${host}]` : host}:${port}/agent`;
+    log.info({ callback: this.url }, "agent callback listening");
+  }
+
+  get callbackUrl(): string {
+    return this.url;
+  }
+
+  /** The workload runs `agent --callback … -- <argv>`; the token goes in the environment. */
+  wrap(rec: ContainerRecord): AgentWrap {
+    const argv = [rec.Path, ...rec.Args];
+    return {
+      entrypoint: [
+        ...this.layer.entrypoint,
+        "--callback",
+        this.url,
+        "--id",
+        rec.Id,
+        // the main process starts when the daemon has attached: no output is missed
+        "--hold",
+        ...(rec.Config.Tty ? ["--tty"] : []),
+        ...(rec.Config.OpenStdin ? ["--stdin"] : []),
+        "--",
+        argv[0],
+      ],
+      command: argv.slice(1),
+      env: { SOCKERLESS_AGENT_TOKEN: this.tokens.token(rec.Id) },
+    };
+  }
+
+  expect(id: string): void {
+    this.hub.expect(id, this.tokens.token(id));
+  }
+
+  session(id: string): AgentSession | undefined {
+    return this.hub.session(id);
+  }
+
+  /**
+   * Wait for the workload's agent; `gone` settles when the workload ended first (then its reason
+   * is the error). A clear error instead of a hang when the agent never dials back.
+   */
+  async connect(id: string, gone: Promise<string>): Promise<AgentSession> {
+    const lost = gone.then((why) => Promise.reject(new Error(why)));
+    lost.catch(() => {});
+    try {
+      return await Promise.race([this.hub.waitFor(id, this.s.connectTimeoutMs), lost]);
+    } catch (e) {
+      const msg = (e as Error).message;
+      throw new Error(
+        /did not connect/.test(msg)
+          ? `the sockerless agent in the workload did not dial back to ${this.url} within ${this.s.connectTimeoutMs / 1000} s: check that the workload can reach that address (--agent-callback-url)`
+          : msg,
+        { cause: e },
+      );
+    }
+  }
+
+  /** Bind the main process to `proc`: its output, stdin, signals and resize go through the agent. */
+  async bindMain(session: AgentSession, proc: CloudProcess, fallbackSignal: (sig: string) => void) {
+    const main = await session.attachMain();
+    main.onOutput((stream, data) => proc.emit(stream, data));
+    proc.setControls({
+      signal: (sig) =>
+        void session.signalMain(sig).catch((e) => {
+          log.warn({ err: e, sig }, "agent: signal failed; asking the platform");
+          fallbackSignal(sig);
+        }),
+      writeStdin: (d) => void main.writeStdin(d),
+      endStdin: () => main.endStdin(),
+      resize: (r, c) => main.resize(r, c),
+    });
+    return main;
+  }
+
+  /**
+   * Start the held main process and return its exit. A program that cannot start fails here with
+   * dockerd's wording, so `docker start` reports it (exit code 127 / 126).
+   */
+  async startMain(
+    session: AgentSession,
+    proc: CloudProcess,
+    fallbackSignal: (sig: string) => void,
+  ): Promise<{ exited: Promise<{ code: number; error?: string }> }> {
+    const main = await this.bindMain(session, proc, fallbackSignal);
+    await session.startMain();
+    if (session.mainError)
+      throw new Error(
+        `failed to create task for container: OCI runtime create failed: unable to start container process: ${session.mainError}: unknown`,
+      );
+    return { exited: main.exited.then((code) => ({ code, error: session.mainError })) };
+  }
+
+  /** The container's agent session (it may be reconnecting: wait a little for it). */
+  async sessionOf(id: string, where: string): Promise<AgentSession> {
+    const s = this.session(id);
+    if (s) return s;
+    try {
+      return await this.hub.waitFor(id, 10_000);
+    } catch {
+      throw new DockerError(
+        409,
+        `the sockerless agent of container ${id} is not connected (it runs in the ${where} and dials ${this.url})`,
+      );
+    }
+  }
+
+  /** docker cp reaches a workload's files through its agent, so the container must be running. */
+  runningSessionOf(spec: RunSpec, backend: string, where: string): Promise<AgentSession> {
+    if (!spec.record.State.Running)
+      throw notImplemented(
+        `docker cp needs the container running on the ${backend} backend: its files live in the ${where} (container ${spec.id} is ${spec.record.State.Status})`,
+      );
+    return this.sessionOf(spec.id, where);
+  }
+
+  /** docker cp out of the workload; the tar may fail after the client got it all (the link closing), which must not go unhandled. */
+  async getArchive(session: AgentSession, p: string) {
+    const r = await session.getArchive(p);
+    r.tar.on("error", (e) => log.debug({ err: e, path: p }, "agent: archive stream ended with an error"));
+    return r;
+  }
+
+  forget(id: string): void {
+    this.hub.forget(id);
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+}
+
+/** docker exec through the agent; a program that cannot start exits like dockerd's (126/127, OCI message). */
+export async function agentExec(session: AgentSession, e: ExecSpec): Promise<RunningProcess> {
+  try {
+    return await session.exec({
+      cmd: e.Cmd,
+      env: e.Env,
+      workdir: e.WorkingDir,
+      user: e.User,
+      tty: e.Tty,
+      stdin: e.OpenStdin,
+    });
+  } catch (err) {
+    if (!(err instanceof AgentExecError)) throw err;
+    const failed = new CloudProcess({ signal: () => {} });
+    failed.emit(
+      "stderr",
+      Buffer.from(
+        // the agent words it as runc does; dockerd wraps it so
+        `OCI runtime exec failed: ${err.message}: unknown\r\n`,
+      ),
+    );
+    failed.finish(err.exitCode);
+    return failed;
+  }
+}
+
+/** What both AWS backends build for the agent: the callback listener and the overlay images in ECR. */
+export function agentSupport(
+  s: { agent: AgentSettings; agentSecret?: string; ecrRepository: string },
+  images: ImageStore,
+  dataRoot: string,
+  ecr: ECRClient,
+): { agents: CloudAgents; agentImages: AgentImages } {
+  const agents = new CloudAgents(s.agent, AgentTokens.fromSettings(s.agentSecret, dataRoot));
+  return {
+    agents,
+    agentImages: new AgentImages(images, new EcrRepository(ecr, s.ecrRepository), () => agents.layer),
+  };
+}

@@ -1,0 +1,39 @@
+// Shared set-up of the ECS and Lambda backend suites: the AWS simulator in-process (running
+// workloads in the reference engine), and `sockerless serve --backend X` pointed at it.
+import net from "node:net";
+import { startSim, type TestSim } from "../packages/sim-aws/test/helpers.js";
+import { startDaemon, type Daemon } from "./helpers.js";
+
+export type { TestSim };
+export { startSim };
+
+/** AWS_* for the daemon process: the simulator's endpoint and test credentials. */
+export function useSim(sim: TestSim): void {
+  Object.assign(process.env, sim.cliEnv, { AWS_REGION: "us-east-1" });
+}
+
+export function startAwsDaemon(
+  backend: "ecs" | "lambda",
+  extra: string[] = [],
+  dataRoot?: string,
+): Promise<Daemon> {
+  return startDaemon(dataRoot, ["--backend", backend, "--aws-max-attempts", "6", ...extra]);
+}
+
+/** Inject a fault into the simulator (packages/sim-aws/src/faults.ts). */
+export async function injectFaults(sim: TestSim, rules: object[]): Promise<void> {
+  const r = await fetch(`${sim.url}/_sim/faults`, { method: "POST", body: JSON.stringify(rules) });
+  if (!r.ok) throw new Error(`fault injection failed: ${r.status} ${await r.text()}`);
+}
+
+/** A TCP port free right now on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,182 @@
+// `sockerless serve --backend lambda` on the AWS simulator: containers are Lambda image functions
+// whose execution environments run in the reference engine; the docker CLI is the client.
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { GetFunctionCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import {
+  freePort,
+  injectFaults,
+  startAwsDaemon,
+  startSim,
+  useSim,
+  type TestSim,
+} from "./aws-backend-helpers.js";
+import { BUSYBOX, cleanup, docker, dockerOk, type Daemon } from "./helpers.js";
+
+const ROLE = "arn:aws:iam::000000000000:role/sockerless-lambda";
+const PREFIX = "cloud-lambda-test-";
+const TIMEOUT = 8;
+let flags: string[];
+
+let sim: TestSim;
+let d: Daemon;
+const ok = (args: string[]) => dockerOk(d.host, args, { timeoutMs: 120_000 });
+const run = (args: string[]) => docker(d.host, args, { timeoutMs: 120_000 });
+const inspect = async (name: string, fmt: string) => (await ok(["inspect", "--format", fmt, name])).trim();
+
+before(async () => {
+  sim = await startSim();
+  useSim(sim);
+  flags = [
+    ...["--lambda-role-arn", ROLE, "--lambda-function-prefix", PREFIX, "--lambda-timeout", String(TIMEOUT)],
+    ...["--agent-listen", `127.0.0.1:${await freePort()}`],
+  ];
+  d = await startAwsDaemon("lambda", flags);
+  await ok(["pull", BUSYBOX]);
+});
+after(async () => {
+  await d.stop();
+  cleanup(d);
+  await sim.cleanup();
+});
+
+describe("lambda backend", () => {
+  test("docker run --rm prints the invocation's output and exits with its real code", async () => {
+    const r = await run([
+      "run",
+      "--rm",
+      BUSYBOX,
+      "sh",
+      "-c",
+      "echo hello from lambda; echo to-stderr >&2; exit 3",
+    ]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.equal(r.stdout, "hello from lambda\n");
+    assert.equal(r.stderr, "to-stderr\n");
+  });
+
+  test("exec, stdin, cp and stop during the invocation, through the agent", async () => {
+    await ok(["run", "-d", "--name", "cloud-lambda-exec", "-e", "FROM_RUN=yes", BUSYBOX, "sleep", "600"]);
+    assert.equal(
+      await ok(["exec", "-w", "/tmp", "cloud-lambda-exec", "sh", "-c", "echo $FROM_RUN $(pwd)"]),
+      "yes /tmp\n",
+    );
+    const piped = await docker(d.host, ["exec", "-i", "cloud-lambda-exec", "tr", "a-z", "A-Z"], {
+      input: "stdin\n",
+      timeoutMs: 60_000,
+    });
+    assert.equal(piped.stdout, "STDIN\n");
+    const dir = mkdtempSync(path.join(os.tmpdir(), "cloud-lambda-cp-"));
+    writeFileSync(path.join(dir, "f"), "through cp\n");
+    await ok(["cp", path.join(dir, "f"), "cloud-lambda-exec:/tmp/f"]);
+    await ok(["cp", "cloud-lambda-exec:/tmp/f", path.join(dir, "back")]);
+    assert.equal(readFileSync(path.join(dir, "back"), "utf8"), "through cp\n");
+    rmSync(dir, { recursive: true, force: true });
+    await ok(["stop", "cloud-lambda-exec"]);
+    assert.equal(await inspect("cloud-lambda-exec", "{{.State.Status}} {{.State.ExitCode}}"), "exited 143");
+    const cp = await run(["cp", "cloud-lambda-exec:/tmp/f", "-"]);
+    assert.match(cp.stderr, /docker cp needs the container running on the lambda backend/);
+    await ok(["rm", "cloud-lambda-exec"]);
+  });
+
+  test("run -d, logs -f, wait, rm; the container is a real function", async () => {
+    const id = (
+      await ok([
+        "run",
+        "-d",
+        "--name",
+        "cloud-lambda-logs",
+        BUSYBOX,
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo line $i; sleep 1; done",
+      ])
+    ).trim();
+    assert.equal(await ok(["logs", "-f", "cloud-lambda-logs"]), "line 1\nline 2\nline 3\n");
+    assert.equal((await ok(["wait", "cloud-lambda-logs"])).trim(), "0");
+    const lambda = new LambdaClient(sim.client);
+    const fn = await lambda.send(new GetFunctionCommand({ FunctionName: `${PREFIX}${id.slice(0, 12)}` }));
+    assert.equal(fn.Configuration?.PackageType, "Image");
+    await ok(["rm", "cloud-lambda-logs"]);
+    await assert.rejects(
+      lambda.send(new GetFunctionCommand({ FunctionName: `${PREFIX}${id.slice(0, 12)}` })),
+      /not found/i,
+    );
+  });
+
+  test("a container that outlives the function timeout gets a clear error", async () => {
+    const r = await run(["run", "--name", "cloud-lambda-timeout", BUSYBOX, "sleep", "600"]);
+    assert.equal(r.code, 137);
+    assert.match(
+      await inspect("cloud-lambda-timeout", "{{.State.Error}}"),
+      new RegExp(`outlived the Lambda function timeout \\(${TIMEOUT} s\\)`),
+    );
+    await ok(["rm", "cloud-lambda-timeout"]);
+  });
+
+  test("what Lambda cannot do answers 501 naming the limitation", async () => {
+    const ports = await run(["create", "-p", "8080:80", BUSYBOX, "true"]);
+    assert.notEqual(ports.code, 0);
+    assert.match(ports.stderr, /published ports are not supported by the lambda backend/);
+    const vol = await run(["create", "-v", "cloud-lambda-vol:/data", BUSYBOX, "true"]);
+    assert.match(vol.stderr, /volumes are not supported by the lambda backend/);
+  });
+
+  test("throttled Lambda calls are retried", async () => {
+    await injectFaults(sim, [
+      {
+        operation: "lambda:CreateFunction",
+        kind: "throttle",
+        count: 2,
+        code: "TooManyRequestsException",
+        status: 429,
+      },
+      { operation: "lambda:Invoke", kind: "error", count: 1, status: 503, code: "ServiceException" },
+    ]);
+    assert.equal(await ok(["run", "--rm", BUSYBOX, "echo", "after throttling"]), "after throttling\n");
+  });
+
+  test("a restarted daemon, and a second one with another data root, find the containers", async () => {
+    await ok(["create", "--name", "cloud-lambda-created", "--label", "k=v", BUSYBOX, "echo", "x"]);
+    assert.equal(
+      (
+        await run([
+          "run",
+          "--name",
+          "cloud-lambda-done",
+          BUSYBOX,
+          "sh",
+          "-c",
+          "echo recovered output; exit 7",
+        ])
+      ).code,
+      7,
+    );
+    d = await d.restart();
+    assert.equal(
+      await inspect("cloud-lambda-created", '{{.State.Status}} {{index .Config.Labels "k"}}'),
+      "created v",
+    );
+    assert.equal(await inspect("cloud-lambda-done", "{{.State.Status}} {{.State.ExitCode}}"), "exited 7");
+    assert.equal(await ok(["logs", "cloud-lambda-done"]), "recovered output\n");
+    const other = await startAwsDaemon(
+      "lambda",
+      [...flags.slice(0, 6), "--agent-listen", "127.0.0.1:0"],
+      mkdtempSync(path.join(os.tmpdir(), "sockerless-lambda2-")),
+    );
+    try {
+      const names = (await dockerOk(other.host, ["ps", "-a", "--format", "{{.Names}}"])).split("\n");
+      for (const n of ["cloud-lambda-created", "cloud-lambda-done"])
+        assert.ok(names.includes(n), names.join(","));
+      await dockerOk(other.host, ["rm", "cloud-lambda-created", "cloud-lambda-done"]);
+    } finally {
+      await other.stop();
+      cleanup(other);
+    }
+    d = await d.restart();
+    assert.equal((await ok(["ps", "-a", "--format", "{{.Names}}"])).includes("cloud-lambda-"), false);
+  });
+});
