@@ -89,7 +89,12 @@ export class EcsBackend implements Backend {
   readonly logs: CloudWatchLogsClient;
   private readonly ec2: EC2Client;
   private readonly watcher: TaskWatcher;
-  private readonly volumes: EfsVolumes;
+  private readonly efs: EfsVolumes;
+  /** Docker volumes are EFS access points, made when the volume is */
+  readonly volumes = {
+    create: async (v: { Name: string }) => ({ mountpoint: await this.efs.create(v.Name) }),
+    remove: (v: { Name: string }) => this.efs.remove(v.Name),
+  };
   private readonly names: CloudMapNames;
   private readonly agents: CloudAgents;
   private readonly agentImages: AgentImages;
@@ -115,7 +120,7 @@ export class EcsBackend implements Backend {
     this.logs = new CloudWatchLogsClient(cfg);
     this.ec2 = new EC2Client(cfg);
     this.watcher = new TaskWatcher(this.ecs, s.cluster);
-    this.volumes = new EfsVolumes(new EFSClient(cfg), s.cluster, () => this.subnets, s.securityGroups);
+    this.efs = new EfsVolumes(new EFSClient(cfg), s.cluster, () => this.subnets, s.securityGroups);
     this.names = new CloudMapNames(
       new ServiceDiscoveryClient(cfg),
       this.ec2,
@@ -154,10 +159,10 @@ export class EcsBackend implements Backend {
 
   /** create: the container's task definition, with its record in the tags. */
   async prepare(spec: RunSpec): Promise<void> {
-    this.records.set(spec.id, spec.record);
+    this.records.set(spec.id, spec.container);
     if (this.taskDefs.has(spec.id)) return;
-    const rec = spec.record;
-    const storage = await this.volumes.forMounts(checkCloudMounts(rec, BACKEND, true));
+    const rec = spec.container;
+    const storage = await this.efs.forMounts(checkCloudMounts(rec, BACKEND, true));
     const image = await this.agentImages.ref(rec.Image);
     const out = await this.ecs.send(
       new RegisterTaskDefinitionCommand(
@@ -177,7 +182,7 @@ export class EcsBackend implements Backend {
   }
 
   async start(spec: RunSpec): Promise<RunningProcess> {
-    this.records.set(spec.id, spec.record);
+    this.records.set(spec.id, spec.container);
     this.agents.expect(spec.id);
     const out = await this.ecs.send(
       new RunTaskCommand({
@@ -222,7 +227,7 @@ export class EcsBackend implements Backend {
       throw new DockerError(500, (e as Error).message);
     }
     // `docker run -d` returns once the container's names resolve
-    await this.settle(spec.record, taskArn, proc, exit, stopped);
+    await this.settle(spec.container, taskArn, proc, exit, stopped);
     return proc;
   }
 
@@ -358,10 +363,6 @@ export class EcsBackend implements Backend {
     return out;
   }
 
-  volumeRemoved(name: string): Promise<void> {
-    return this.volumes.remove(name);
-  }
-
   readLogs(
     rec: ContainerRecord,
     q: LogQuery,
@@ -395,7 +396,7 @@ export class EcsBackend implements Backend {
   }
 
   /** The containers of this cluster: task definition families with our record, and their latest task. */
-  async recover(): Promise<RecoveredContainer[]> {
+  async discover(): Promise<ContainerRecord[]> {
     const families: string[] = [];
     let nextToken: string | undefined;
     do {
@@ -405,7 +406,7 @@ export class EcsBackend implements Backend {
       families.push(...(page.families ?? []));
       nextToken = page.nextToken;
     } while (nextToken);
-    const out: RecoveredContainer[] = [];
+    const out: ContainerRecord[] = [];
     for (const family of families) {
       const td = await this.ecs.send(
         new DescribeTaskDefinitionCommand({ taskDefinition: family, include: ["TAGS"] }),
@@ -413,8 +414,19 @@ export class EcsBackend implements Backend {
       const tags = fromTagList(td.tags);
       const rec = tags[TAG_CLUSTER] === this.s.cluster ? recordFromTags(tags, BACKEND) : undefined;
       if (!rec) continue;
+      const record: ContainerRecord = { ...rec, State: cloudState(undefined) };
       this.taskDefs.set(rec.Id, td.taskDefinition!.taskDefinitionArn!);
-      this.records.set(rec.Id, rec as ContainerRecord);
+      this.records.set(rec.Id, record);
+      out.push(record);
+    }
+    return out;
+  }
+
+  /** Each container's state is its latest task's; a running one is bound to its agent again. */
+  async recover(specs: RunSpec[]): Promise<Map<string, RecoveredContainer>> {
+    const out = new Map<string, RecoveredContainer>();
+    for (const spec of specs) {
+      const family = familyOf(spec.id);
       const arns = [...(await this.tasksOf(family, "RUNNING")), ...(await this.tasksOf(family, "STOPPED"))];
       const tasks: Task[] = [];
       for (let i = 0; i < arns.length; i += 100) {
@@ -424,21 +436,21 @@ export class EcsBackend implements Backend {
         tasks.push(...(d.tasks ?? []));
       }
       const latest = tasks.sort((a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0))[0];
-      const running = !!latest && latest.lastStatus !== "STOPPED";
-      const exit = latest && !running ? exitOf(latest) : undefined;
-      const record: ContainerRecord = {
-        ...rec,
-        State: cloudState(
-          latest && {
-            running,
-            startedAt: latest.startedAt ?? latest.createdAt,
-            finishedAt: latest.stoppedAt,
-            exitCode: exit?.code,
-            error: exit?.error,
-          },
-        ),
-      };
-      out.push({ record, process: running ? this.reattach(record, latest.taskArn!) : undefined });
+      if (!latest) out.set(spec.id, { state: "created" });
+      else if (latest.lastStatus !== "STOPPED")
+        out.set(spec.id, {
+          state: "running",
+          proc: this.reattach(spec.container, latest.taskArn!),
+          startedAt: (latest.startedAt ?? latest.createdAt ?? new Date()).toISOString(),
+          paused: false,
+        });
+      else
+        out.set(spec.id, {
+          state: "exited",
+          exitCode: exitOf(latest).code,
+          finishedAt: (latest.stoppedAt ?? new Date()).toISOString(),
+          oomKilled: false,
+        });
     }
     return out;
   }

@@ -132,6 +132,12 @@ export class EfsVolumes {
     return ap.AccessPointId!;
   }
 
+  /** `docker volume create`: the access point now; the mount point names it. */
+  async create(volume: string): Promise<string> {
+    const fsId = await this.fs();
+    return `efs://${fsId}/${await this.accessPoint(volume)}`;
+  }
+
   /** Task definition volumes and mount points for a container's named volumes. */
   async forMounts(mounts: MountPoint[]): Promise<{
     volumes: Volume[];

@@ -115,7 +115,7 @@ export class LambdaBackend implements Backend {
 
   /** create: the function, with the container's command and environment and its record in the tags. */
   async prepare(spec: RunSpec): Promise<void> {
-    const rec = spec.record;
+    const rec = spec.container;
     const ports = rec.HostConfig.PortBindings ?? {};
     if (Object.values(ports).some((b) => b?.length))
       throw notImplemented(
@@ -294,8 +294,8 @@ export class LambdaBackend implements Backend {
     return proc;
   }
 
-  async recover(): Promise<RecoveredContainer[]> {
-    const out: RecoveredContainer[] = [];
+  async discover(): Promise<ContainerRecord[]> {
+    const out: ContainerRecord[] = [];
     let Marker: string | undefined;
     do {
       const page = await this.lambda.send(new ListFunctionsCommand({ Marker }));
@@ -304,15 +304,34 @@ export class LambdaBackend implements Backend {
         const tags = (await this.lambda.send(new ListTagsCommand({ Resource: f.FunctionArn }))).Tags ?? {};
         if (tags["sockerless-function-prefix"] !== this.s.functionPrefix) continue;
         const rec = recordFromTags(tags, BACKEND);
-        if (!rec) continue;
-        const last = await lastInvocation(this.logs, this.group(rec.Id), this.s.timeoutSec);
-        const record: ContainerRecord = { ...rec, State: cloudState(last) };
-        let process: CloudProcess | undefined;
-        if (last?.running) process = this.reattach(record);
-        out.push({ record, process });
+        if (rec) out.push({ ...rec, State: cloudState(undefined) });
       }
       Marker = page.NextMarker;
     } while (Marker);
+    return out;
+  }
+
+  /** Lambda lists no invocations: each container's state is its last run's, read from its log. */
+  async recover(specs: RunSpec[]): Promise<Map<string, RecoveredContainer>> {
+    const out = new Map<string, RecoveredContainer>();
+    for (const spec of specs) {
+      const last = await lastInvocation(this.logs, this.group(spec.id), this.s.timeoutSec);
+      if (!last) out.set(spec.id, { state: "created" });
+      else if (last.running)
+        out.set(spec.id, {
+          state: "running",
+          proc: this.reattach(spec.container),
+          startedAt: (last.startedAt ?? new Date()).toISOString(),
+          paused: false,
+        });
+      else
+        out.set(spec.id, {
+          state: "exited",
+          exitCode: last.exitCode ?? 255,
+          finishedAt: (last.finishedAt ?? new Date()).toISOString(),
+          oomKilled: false,
+        });
+    }
     return out;
   }
 

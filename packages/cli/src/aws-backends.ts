@@ -1,9 +1,8 @@
 import { EcsBackend, ECS_DEFAULTS } from "@sockerless/backend-ecs";
 import { LambdaBackend, LAMBDA_DEFAULTS } from "@sockerless/backend-lambda";
-import { MemoryBackend } from "@sockerless/backend-memory";
 import type { Backend } from "@sockerless/engine";
 import type { ImageStore } from "@sockerless/images";
-import { defaultRootfsDir, type ServeOptions } from "./serve.js";
+import type { ServeOptions } from "./serve.js";
 
 const csv = (v: string | undefined) =>
   (v ?? "")
@@ -11,8 +10,8 @@ const csv = (v: string | undefined) =>
     .map((x) => x.trim())
     .filter(Boolean);
 
-/** The backend `--backend` names, with its settings from flags or SOCKERLESS_* variables. */
-export function createBackend(opts: ServeOptions, dataRoot: string, images: ImageStore): Backend {
+/** The AWS backends (`--backend ecs|lambda`), with their settings from flags or SOCKERLESS_* variables. */
+export function createAwsBackend(opts: ServeOptions, dataRoot: string, images: ImageStore): Backend {
   const aws = {
     region: opts.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1",
     // the SDK reads AWS_ENDPOINT_URL itself; this only overrides it
@@ -25,14 +24,6 @@ export function createBackend(opts: ServeOptions, dataRoot: string, images: Imag
     connectTimeoutMs: (opts.agentConnectTimeout ?? 300) * 1000,
   };
   switch (opts.backend) {
-    case "memory":
-      return new MemoryBackend({
-        dataRoot,
-        rootfsRoot: opts.rootfsDir ?? defaultRootfsDir(dataRoot),
-        images,
-        maxRunMs: opts.maxRunSeconds ? opts.maxRunSeconds * 1000 : undefined,
-        maxMemoryBytes: opts.maxMemory,
-      });
     case "ecs":
       return new EcsBackend(
         {
@@ -70,6 +61,6 @@ export function createBackend(opts: ServeOptions, dataRoot: string, images: Imag
         dataRoot,
       );
     default:
-      throw new Error(`unknown backend "${opts.backend}": this build supports: memory, ecs, lambda`);
+      throw new Error(`unknown backend "${opts.backend}": this build supports: memory, docker, ecs, lambda`);
   }
 }

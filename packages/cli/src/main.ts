@@ -36,6 +36,94 @@ program
     "memory backend: where containers' filesystems live (default: a tmpfs under /dev/shm)",
   )
   .option("--max-memory <bytes>", "memory backend: interpreter memory limit per container", (v) => Number(v))
+  .addOption(new Option("--region <region>", "ecs/lambda: AWS region (default $AWS_REGION or us-east-1)"))
+  .addOption(new Option("--aws-endpoint <url>", "ecs/lambda: AWS endpoint (default $AWS_ENDPOINT_URL)"))
+  .addOption(
+    new Option("--aws-max-attempts <n>", "ecs/lambda: attempts per AWS call (throttling, 5xx)")
+      .env("SOCKERLESS_AWS_MAX_ATTEMPTS")
+      .argParser(Number),
+  )
+  .addOption(
+    new Option("--ecs-cluster <name>", "ecs: cluster (created when missing)").env("SOCKERLESS_ECS_CLUSTER"),
+  )
+  .addOption(
+    new Option(
+      "--ecs-subnets <ids>",
+      "ecs: awsvpc subnets, comma-separated (default: the default VPC's)",
+    ).env("SOCKERLESS_ECS_SUBNETS"),
+  )
+  .addOption(
+    new Option("--ecs-security-groups <ids>", "ecs: security groups, comma-separated").env(
+      "SOCKERLESS_ECS_SECURITY_GROUPS",
+    ),
+  )
+  .addOption(
+    new Option("--ecs-execution-role-arn <arn>", "ecs: task execution role (awslogs, ECR pulls)").env(
+      "SOCKERLESS_ECS_EXECUTION_ROLE_ARN",
+    ),
+  )
+  .addOption(new Option("--ecs-task-role-arn <arn>", "ecs: task role").env("SOCKERLESS_ECS_TASK_ROLE_ARN"))
+  .addOption(
+    new Option("--ecs-log-group <name>", "ecs: CloudWatch log group (created when missing)").env(
+      "SOCKERLESS_ECS_LOG_GROUP",
+    ),
+  )
+  .addOption(
+    new Option("--ecs-assign-public-ip", "ecs: give tasks a public IP").env(
+      "SOCKERLESS_ECS_ASSIGN_PUBLIC_IP",
+    ),
+  )
+  .addOption(
+    new Option("--lambda-role-arn <arn>", "lambda: the functions' execution role").env(
+      "SOCKERLESS_LAMBDA_ROLE_ARN",
+    ),
+  )
+  .addOption(
+    new Option("--lambda-memory <mb>", "lambda: MemorySize without a memory limit")
+      .env("SOCKERLESS_LAMBDA_MEMORY")
+      .argParser(Number),
+  )
+  .addOption(
+    new Option("--lambda-timeout <seconds>", "lambda: function timeout, the longest a container runs")
+      .env("SOCKERLESS_LAMBDA_TIMEOUT")
+      .argParser(Number),
+  )
+  .addOption(
+    new Option("--lambda-function-prefix <prefix>", "lambda: function name prefix (and recovery scope)").env(
+      "SOCKERLESS_LAMBDA_FUNCTION_PREFIX",
+    ),
+  )
+  .addOption(
+    new Option(
+      "--agent-listen <[host:]port>",
+      "ecs/lambda: where agents in workloads dial back (default 127.0.0.1:0)",
+    ).env("SOCKERLESS_AGENT_CALLBACK_LISTEN"),
+  )
+  .addOption(
+    new Option(
+      "--agent-callback-url <url>",
+      "ecs/lambda: the URL workloads dial (default http://<agent-listen>/agent)",
+    ).env("SOCKERLESS_AGENT_CALLBACK_URL"),
+  )
+  .addOption(
+    new Option(
+      "--agent-connect-timeout <seconds>",
+      "ecs/lambda: how long a started workload's agent may take to dial back",
+    )
+      .env("SOCKERLESS_AGENT_CONNECT_TIMEOUT")
+      .argParser(Number),
+  )
+  .addOption(
+    new Option(
+      "--agent-secret <secret>",
+      "ecs/lambda: derives agent tokens (default: one kept in the data root)",
+    ).env("SOCKERLESS_AGENT_SECRET"),
+  )
+  .addOption(
+    new Option("--ecr-repository <name>", "ecs/lambda: ECR repository for images with the agent layer").env(
+      "SOCKERLESS_ECR_REPOSITORY",
+    ),
+  )
   .option("--tls", "serve TLS on TCP addresses; implied by --tlsverify")
   .addOption(
     new Option("--tlsverify", "serve TLS and require client certificates signed by --tlscacert").default(

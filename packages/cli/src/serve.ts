@@ -5,6 +5,7 @@ import path from "node:path";
 import { log } from "@sockerless/api";
 import { DockerBackend, type EngineTls } from "@sockerless/backend-docker";
 import { MemoryBackend } from "@sockerless/backend-memory";
+import { createAwsBackend } from "./aws-backends.js";
 import { Engine, type Backend } from "@sockerless/engine";
 import { ImageStore } from "@sockerless/images";
 import { createDockerServer, isLoopback, listenOn, parseTcpAddress, type Listener } from "@sockerless/server";
@@ -30,6 +31,26 @@ export interface ServeOptions extends TlsFlags {
   dockerTlsCa?: string;
   dockerTlsCert?: string;
   dockerTlsKey?: string;
+  // AWS backends (ecs, lambda)
+  region?: string;
+  awsEndpoint?: string;
+  awsMaxAttempts?: number;
+  ecsCluster?: string;
+  ecsSubnets?: string;
+  ecsSecurityGroups?: string;
+  ecsExecutionRoleArn?: string;
+  ecsTaskRoleArn?: string;
+  ecsLogGroup?: string;
+  ecsAssignPublicIp?: boolean;
+  lambdaRoleArn?: string;
+  lambdaMemory?: number;
+  lambdaTimeout?: number;
+  lambdaFunctionPrefix?: string;
+  agentListen?: string;
+  agentCallbackUrl?: string;
+  agentConnectTimeout?: number;
+  agentSecret?: string;
+  ecrRepository?: string;
 }
 
 /**
@@ -120,7 +141,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       );
     backend = new DockerBackend({ dataRoot, host: opts.dockerHost, tls: engineTls(opts) });
   } else {
-    throw new Error(`unknown backend "${opts.backend}": this build supports: memory, docker`);
+    backend = createAwsBackend(opts, dataRoot, images);
   }
   const engine = new Engine({ dataRoot, backend, registry, images });
   await engine.init();

@@ -174,9 +174,9 @@ export class CloudAgents {
 
   /** docker cp reaches a workload's files through its agent, so the container must be running. */
   runningSessionOf(spec: RunSpec, backend: string, where: string): Promise<AgentSession> {
-    if (!spec.record.State.Running)
+    if (!spec.container.State.Running)
       throw notImplemented(
-        `docker cp needs the container running on the ${backend} backend: its files live in the ${where} (container ${spec.id} is ${spec.record.State.Status})`,
+        `docker cp needs the container running on the ${backend} backend: its files live in the ${where} (container ${spec.id} is ${spec.container.State.Status})`,
       );
     return this.sessionOf(spec.id, where);
   }
