@@ -3,6 +3,7 @@
 import http from "node:http";
 import { performance } from "node:perf_hooks";
 import { BUSYBOX, cleanup, docker, dockerOk, startDaemon } from "../test/helpers.js";
+import { cloudRows } from "./cloud.js";
 import { benchDockerBackend } from "./docker-backend.js";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
@@ -110,6 +111,8 @@ async function benchMemory(ref: string) {
     await d.stop();
     cleanup(d);
   }
+  console.log(`\n| benchmark | sockerless | simulator alone | ratio | note |\n|---|---|---|---|---|`);
+  for (const r of await cloudRows()) console.log(`| ${r.join(" | ")} |`);
 }
 
 await main();
