@@ -18,7 +18,7 @@ import {
   LambdaClient,
 } from "@aws-sdk/client-lambda";
 import { startSim, type TestSim } from "../packages/sim-aws/test/helpers.js";
-import { startAwsDaemon, useSim } from "../test/aws-backend-helpers.js";
+import { removeTaskContainers, startAwsDaemon, useSim } from "../test/aws-backend-helpers.js";
 import { BUSYBOX, cleanup, dockerOk } from "../test/helpers.js";
 
 const RUNS = Number(process.env.BENCH_CLOUD_RUNS ?? 5);
@@ -146,6 +146,7 @@ export async function cloudRows(): Promise<string[][]> {
     }
   } finally {
     await sim.cleanup();
+    for (const c of ["bench", "bench-sockerless"]) await removeTaskContainers(c);
   }
   return rows;
 }

@@ -2,7 +2,7 @@
 // workloads in the reference engine), and `sockerless serve --backend X` pointed at it.
 import net from "node:net";
 import { startSim, type TestSim } from "../packages/sim-aws/test/helpers.js";
-import { startDaemon, type Daemon } from "./helpers.js";
+import { dockerOk, startDaemon, type Daemon } from "./helpers.js";
 
 export type { TestSim };
 export { startSim };
@@ -36,4 +36,16 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * The simulator keeps a stopped task's containers in the engine (as ECS keeps stopped tasks for a
+ * while) and a persisted simulator leaves running ones there: remove a cluster's from the shared
+ * reference engine when a suite ends.
+ */
+export async function removeTaskContainers(cluster: string): Promise<void> {
+  const ref = process.env.SOCKERLESS_REF_DOCKER_HOST!;
+  const label = `label=com.amazonaws.ecs.cluster=arn:aws:ecs:us-east-1:000000000000:cluster/${cluster}`;
+  const ids = (await dockerOk(ref, ["ps", "-aq", "--filter", label])).split("\n").filter(Boolean);
+  if (ids.length) await dockerOk(ref, ["rm", "-f", ...ids]);
 }

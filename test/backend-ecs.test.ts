@@ -12,6 +12,7 @@ import { DescribeAccessPointsCommand, DescribeFileSystemsCommand, EFSClient } fr
 import {
   freePort,
   injectFaults,
+  removeTaskContainers,
   startAwsDaemon,
   startSim,
   useSim,
@@ -48,6 +49,7 @@ after(async () => {
   await d.stop();
   cleanup(d);
   await sim.cleanup();
+  await removeTaskContainers(CLUSTER);
 });
 
 describe("ecs backend", () => {

@@ -183,7 +183,7 @@ export class EcsBackend implements Backend {
 
   async start(spec: RunSpec): Promise<RunningProcess> {
     this.records.set(spec.id, spec.container);
-    this.agents.expect(spec.id);
+    this.agents.expectNew(spec.id);
     const out = await this.ecs.send(
       new RunTaskCommand({
         cluster: this.s.cluster,

@@ -178,7 +178,7 @@ export class LambdaBackend implements Backend {
 
   async start(spec: RunSpec): Promise<RunningProcess> {
     await this.active(spec.id);
-    this.agents.expect(spec.id);
+    this.agents.expectNew(spec.id);
     const proc = new CloudProcess({ signal: (sig) => cannotSignal(spec.id, sig) });
     const outcome = this.lambda
       .send(new InvokeCommand({ FunctionName: this.fn(spec.id), Payload: Buffer.from("{}") }))

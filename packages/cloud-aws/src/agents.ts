@@ -99,6 +99,12 @@ export class CloudAgents {
     this.hub.expect(id, this.tokens.token(id));
   }
 
+  /** A new run of the container: only its new agent counts (the last run's may still be saying goodbye). */
+  expectNew(id: string): void {
+    this.hub.forget(id);
+    this.expect(id);
+  }
+
   session(id: string): AgentSession | undefined {
     return this.hub.session(id);
   }
