@@ -32,6 +32,7 @@ import {
   cloudState,
   ensureLogGroup,
   fromTagList,
+  isAgentLine,
   agentExec,
   type AgentImages,
   agentSupport,
@@ -371,7 +372,12 @@ export class EcsBackend implements Backend {
     signal: AbortSignal,
   ): Promise<void> {
     return readCloudWatchLogs(
-      { client: this.logs, group: this.s.logGroup, streamPrefix: `${streamPrefixOf(rec.Id)}/` },
+      {
+        client: this.logs,
+        group: this.s.logGroup,
+        streamPrefix: `${streamPrefixOf(rec.Id)}/`,
+        skip: isAgentLine,
+      },
       q,
       follow,
       onRecord,

@@ -5,6 +5,7 @@ import {
   type OutputLogEvent,
 } from "@aws-sdk/client-cloudwatch-logs";
 import type { InvokeCommandOutput } from "@aws-sdk/client-lambda";
+import { isAgentLine } from "@sockerless/cloud-aws";
 
 /** Lines Lambda (and the agent) write to a function's log group: not the container's output. */
 const PLATFORM = [
@@ -13,10 +14,8 @@ const PLATFORM = [
   /^RequestId: \S+ Error: /,
   /^Runtime\.\w+$/,
   /^\S+ \S+ Task timed out after /,
-  // the agent's own messages (it wraps the container's process)
-  /^sockerless-agent: /,
 ];
-export const isPlatformLine = (m: string) => PLATFORM.some((re) => re.test(m));
+export const isPlatformLine = (m: string) => isAgentLine(m) || PLATFORM.some((re) => re.test(m));
 
 export interface Outcome {
   code: number;

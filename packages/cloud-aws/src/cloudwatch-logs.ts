@@ -22,6 +22,9 @@ export interface CloudWatchSource {
 
 const POLL_MS = 250;
 
+/** The agent's own messages (it wraps the container's process and shares its stderr): not output. */
+export const isAgentLine = (message: string) => message.startsWith("sockerless-agent: ");
+
 async function streamNames(src: CloudWatchSource): Promise<string[]> {
   const out: string[] = [];
   let nextToken: string | undefined;
