@@ -28,7 +28,9 @@ export interface HttpAnswer {
 export function request(host: string, method: string, urlPath: string, body?: unknown): Promise<HttpAnswer> {
   const u = new URL(host.replace(/^unix:\/\//, "unix:"));
   const where =
-    u.protocol === "unix:" ? { socketPath: host.slice("unix://".length) } : { host: u.hostname, port: u.port };
+    u.protocol === "unix:"
+      ? { socketPath: host.slice("unix://".length) }
+      : { host: u.hostname, port: u.port };
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -36,7 +38,9 @@ export function request(host: string, method: string, urlPath: string, body?: un
         ...where,
         method,
         path: urlPath,
-        headers: payload ? { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload) } : {},
+        headers: payload
+          ? { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload) }
+          : {},
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -193,7 +197,13 @@ export class Context {
     if (of("network").length) await this.docker(["network", "rm", ...of("network")]);
     if (of("volume").length) await this.docker(["volume", "rm", "-f", ...of("volume")]);
     for (const repo of of("image")) {
-      const refs = await this.docker(["images", "--filter", `reference=${repo}`, "--format", "{{.Repository}}:{{.Tag}}"]);
+      const refs = await this.docker([
+        "images",
+        "--filter",
+        `reference=${repo}`,
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+      ]);
       const tags = refs.stdout.split("\n").filter(Boolean);
       if (tags.length) await this.docker(["rmi", "-f", ...tags]);
     }

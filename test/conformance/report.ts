@@ -1,6 +1,6 @@
 // docs/conformance.md: scenario × target, then every difference with its explanation.
 // Deterministic (no times, no ids): the committed file changes only when results do.
-import type { Verdict } from "./compare.js";
+import { KINDS, kindsOf, type Verdict } from "./compare.js";
 import type { Target } from "./targets.js";
 
 export interface Row {
@@ -10,7 +10,12 @@ export interface Row {
   verdicts: Record<string, Verdict | { kind: "reference" } | { kind: "not run"; reason: string }>;
 }
 
-const cell = (v: Row["verdicts"][string], knownIndex: (s: string, t: string) => number, row: Row, target: string) => {
+const cell = (
+  v: Row["verdicts"][string],
+  knownIndex: (s: string, t: string) => number,
+  row: Row,
+  target: string,
+) => {
   switch (v.kind) {
     case "pass":
       return "pass";
@@ -27,11 +32,13 @@ const cell = (v: Row["verdicts"][string], knownIndex: (s: string, t: string) => 
 
 const quote = (s: string) => "```\n" + s.replace(/```/g, "` ` `") + "\n```";
 
-export function renderReport(targets: Target[], rows: Row[], unavailable: Record<string, string>): string {
+/** notRun: target id → why it did not run (not selected, could not start). */
+export function renderReport(targets: Target[], rows: Row[], notRun: Record<string, string>): string {
   const known: { row: Row; target: string }[] = [];
   for (const row of rows)
     for (const t of targets) if (row.verdicts[t.id]?.kind === "known") known.push({ row, target: t.id });
-  const knownIndex = (s: string, t: string) => known.findIndex((k) => k.row.scenario === s && k.target === t) + 1;
+  const knownIndex = (s: string, t: string) =>
+    known.findIndex((k) => k.row.scenario === s && k.target === t) + 1;
   const out: string[] = [];
   out.push("# Conformance: one suite, three engines");
   out.push("");
@@ -45,7 +52,8 @@ export function renderReport(targets: Target[], rows: Row[], unavailable: Record
   out.push("");
   out.push("| target | what it is |");
   out.push("| --- | --- |");
-  for (const t of targets) out.push(`| \`${t.id}\` | ${t.title}${unavailable[t.id] ? ` — **not run**: ${unavailable[t.id]}` : ""} |`);
+  for (const t of targets)
+    out.push(`| \`${t.id}\` | ${t.title}${notRun[t.id] ? ` — **not run**: ${notRun[t.id]}` : ""} |`);
   out.push("");
   out.push("## Summary");
   out.push("");
@@ -53,7 +61,8 @@ export function renderReport(targets: Target[], rows: Row[], unavailable: Record
   out.push("| --- | --- | --- | --- |");
   for (const t of targets.slice(1)) {
     const count = (k: string) => rows.filter((r) => r.verdicts[t.id]?.kind === k).length;
-    out.push(`| \`${t.id}\` | ${count("pass")} | ${count("known")} | ${count("fail")} |`);
+    if (notRun[t.id]) out.push(`| \`${t.id}\` | not run | not run | not run |`);
+    else out.push(`| \`${t.id}\` | ${count("pass")} | ${count("known")} | ${count("fail")} |`);
   }
   out.push("");
   out.push(`## Results (${rows.length} scenarios)`);
@@ -61,23 +70,38 @@ export function renderReport(targets: Target[], rows: Row[], unavailable: Record
   out.push(`| area | scenario | ${targets.map((t) => `\`${t.id}\``).join(" | ")} |`);
   out.push(`| --- | --- | ${targets.map(() => "---").join(" | ")} |`);
   for (const r of rows)
-    out.push(`| ${r.area} | ${r.scenario} | ${targets.map((t) => cell(r.verdicts[t.id], knownIndex, r, t.id)).join(" | ")} |`);
+    out.push(
+      `| ${r.area} | ${r.scenario} | ${targets.map((t) => cell(r.verdicts[t.id], knownIndex, r, t.id)).join(" | ")} |`,
+    );
   out.push("");
   out.push("## Known differences");
+  out.push("");
+  out.push("Listed in `test/conformance/known-differences.yaml`; kinds:");
+  out.push("");
+  for (const [k, what] of Object.entries(KINDS)) out.push(`- **${k}**: ${what}`);
   out.push("");
   if (!known.length) out.push("None.");
   known.forEach(({ row, target }, i) => {
     const v = row.verdicts[target] as Extract<Verdict, { kind: "known" }>;
     out.push(`<a id="k${i + 1}"></a>`);
     out.push("");
-    out.push(`### K${i + 1}: ${row.scenario} — \`${target}\``);
+    out.push(`### K${i + 1}: ${row.scenario} — \`${target}\` (${kindsOf(v.difference).join(", ")})`);
     out.push("");
     out.push(v.difference.why.trim());
     out.push("");
     for (const [step, want] of Object.entries(v.difference.steps)) {
-      out.push(`Step \`${step}\` on \`${target}\`:`);
+      const ref = v.reference[step];
+      out.push(`Step \`${step}\` — reference:`);
       out.push("");
-      out.push(want === null ? "_(step absent)_" : quote(typeof want === "string" ? want : `matches /${want.matches}/`));
+      out.push(ref === undefined ? "_(no such step)_" : quote(ref));
+      out.push("");
+      out.push(`\`${target}\`:`);
+      out.push("");
+      out.push(
+        want === null
+          ? "_(no such step)_"
+          : quote(typeof want === "string" ? want : `matches /${want.matches}/`),
+      );
       out.push("");
     }
   });

@@ -3,13 +3,16 @@
 // difference or stale known difference.
 //   --targets engine,memory   only these targets (the reference always runs)
 //   --only REGEX              only scenarios whose name matches (no report written)
-//   --dump FILE               write every transcript as JSON (for writing known differences)
+//   --dump FILE               write every transcript as JSON
+//   --draft FILE              write known-differences entries (values, no why) for every unexplained
+//                             difference: a start for listing them, after checking each is intended
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { stringify } from "yaml";
 import { BUSYBOX, HELLO, dockerOk } from "../helpers.js";
-import { judge, loadKnownDifferences, type KnownDifference } from "./compare.js";
+import { judge, loadKnownDifferences, targetsOf, type KnownDifference } from "./compare.js";
 import { Context, type Scenario, type Transcript } from "./context.js";
 import { renderReport, type Row } from "./report.js";
 import { areas } from "./scenarios/index.js";
@@ -22,6 +25,7 @@ const { values: opts } = parseArgs({
     targets: { type: "string" },
     only: { type: "string" },
     dump: { type: "string" },
+    draft: { type: "string" },
     concurrency: { type: "string", default: "6" },
   },
 });
@@ -32,7 +36,9 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;
   return Promise.race([
     p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms))),
+    new Promise<T>(
+      (_, reject) => (timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms)),
+    ),
   ]);
 }
 
@@ -65,7 +71,12 @@ async function pool<T, R>(items: T[], n: number, fn: (item: T, i: number) => Pro
 
 async function main() {
   const wanted = opts.targets?.split(",");
+  for (const w of wanted ?? [])
+    if (!allTargets.some((t) => t.id === w)) throw new Error(`--targets: no target named "${w}"`);
   const targets: Target[] = allTargets.filter((t, i) => i === 0 || !wanted || wanted.includes(t.id));
+  const notSelected = Object.fromEntries(
+    allTargets.filter((t) => !targets.includes(t)).map((t) => [t.id, "not selected (--targets)"]),
+  );
   const only = opts.only ? new RegExp(opts.only) : undefined;
   const list = Object.entries(areas).flatMap(([area, ss]) => ss.map((s) => ({ area, s })));
   const selected = list.filter(({ s }) => !only || only.test(s.name));
@@ -77,13 +88,14 @@ async function main() {
   const known = loadKnownDifferences(path.join(here, "known-differences.yaml"));
   for (const k of known) {
     if (!names.has(k.scenario)) throw new Error(`known-differences.yaml: no scenario named "${k.scenario}"`);
-    if (!allTargets.some((t) => t.id === k.target) || k.target === allTargets[0].id)
-      throw new Error(`known-differences.yaml: "${k.target}" is not a compared target`);
+    for (const t of targetsOf(k))
+      if (!allTargets.some((x) => x.id === t) || t === allTargets[0].id)
+        throw new Error(`known-differences.yaml: "${t}" is not a compared target`);
   }
 
   const started = Date.now();
   if (!process.env.SOCKERLESS_REF_DOCKER_HOST && targets[0].id === "engine")
-    throw new Error("SOCKERLESS_REF_DOCKER_HOST is not set: run eval \"$(bash scripts/test-env.sh)\" first");
+    throw new Error('SOCKERLESS_REF_DOCKER_HOST is not set: run eval "$(bash scripts/test-env.sh)" first');
   const unavailable: Record<string, string> = {};
   const transcripts: Record<string, Transcript[]> = {};
   await Promise.all(
@@ -101,9 +113,15 @@ async function main() {
       try {
         const t0 = Date.now();
         transcripts[target.id] = await pool(selected, Number(opts.concurrency), ({ s }) =>
-          runScenario(running.host, `conformance-${target.id}-${process.pid}-${list.findIndex((x) => x.s === s)}`, s),
+          runScenario(
+            running.host,
+            `conformance-${target.id}-${process.pid}-${list.findIndex((x) => x.s === s)}`,
+            s,
+          ),
         );
-        console.error(`conformance: ${target.id}: ${selected.length} scenarios in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+        console.error(
+          `conformance: ${target.id}: ${selected.length} scenarios in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+        );
       } finally {
         await running.stop();
       }
@@ -111,17 +129,21 @@ async function main() {
   );
 
   const ref = targets[0];
-  if (unavailable[ref.id]) throw new Error(`the reference target ${ref.id} is not available: ${unavailable[ref.id]}`);
+  if (unavailable[ref.id])
+    throw new Error(`the reference target ${ref.id} is not available: ${unavailable[ref.id]}`);
   const knownFor = (scenario: string, target: string): KnownDifference | undefined =>
-    known.find((k) => k.scenario === scenario && k.target === target);
+    known.find((k) => k.scenario === scenario && targetsOf(k).includes(target));
   const rows: Row[] = selected.map(({ area, s }, i) => {
     const r: Row = { area, scenario: s.name, verdicts: {} };
     const refSteps = transcripts[ref.id][i];
     const refError = refSteps.find(([l]) => l === "error");
-    r.verdicts[ref.id] = refError ? { kind: "fail", problems: [`the reference failed: ${refError[1]}`] } : { kind: "reference" };
-    for (const t of targets.slice(1)) {
-      r.verdicts[t.id] = unavailable[t.id]
-        ? { kind: "not run", reason: unavailable[t.id] }
+    r.verdicts[ref.id] = refError
+      ? { kind: "fail", problems: [`the reference failed: ${refError[1]}`] }
+      : { kind: "reference" };
+    for (const t of allTargets.slice(1)) {
+      const reason = notSelected[t.id] ?? unavailable[t.id];
+      r.verdicts[t.id] = reason
+        ? { kind: "not run", reason }
         : judge(refSteps, transcripts[t.id][i], knownFor(s.name, t.id));
     }
     return r;
@@ -131,25 +153,59 @@ async function main() {
     writeFileSync(
       opts.dump,
       JSON.stringify(
-        Object.fromEntries(selected.map(({ s }, i) => [s.name, Object.fromEntries(targets.map((t) => [t.id, transcripts[t.id]?.[i]]))])),
+        Object.fromEntries(
+          selected.map(({ s }, i) => [
+            s.name,
+            Object.fromEntries(targets.map((t) => [t.id, transcripts[t.id]?.[i]])),
+          ]),
+        ),
         null,
         1,
       ),
     );
 
+  if (opts.draft) {
+    const drafts = selected.flatMap(({ s }, i) =>
+      allTargets.slice(1).flatMap((t) => {
+        if (rows[i].verdicts[t.id]?.kind !== "fail" || !transcripts[t.id]) return [];
+        const want = new Map(transcripts[ref.id][i]);
+        const got = new Map(transcripts[t.id][i]);
+        const steps = Object.fromEntries(
+          [...new Set([...want.keys(), ...got.keys()])]
+            .filter((l) => want.get(l) !== got.get(l))
+            .map((l) => [l, got.get(l) ?? null]),
+        );
+        return [{ scenario: s.name, target: t.id, kind: "bug", why: "TODO", steps }];
+      }),
+    );
+    writeFileSync(opts.draft, stringify(drafts, { lineWidth: 110 }));
+  }
+
   const full = !only;
   const failures = rows.flatMap((r) =>
-    Object.entries(r.verdicts).flatMap(([t, v]) => (v.kind === "fail" ? [`${r.scenario} — ${t}:\n  ${v.problems.join("\n  ")}`] : [])),
+    Object.entries(r.verdicts).flatMap(([t, v]) =>
+      v.kind === "fail" ? [`${r.scenario} — ${t}:\n  ${v.problems.join("\n  ")}`] : [],
+    ),
   );
   if (full) {
-    writeFileSync(path.join(repo, "docs/conformance.md"), renderReport(allTargets.filter((t) => targets.includes(t)), rows, unavailable) + "\n");
+    writeFileSync(
+      path.join(repo, "docs/conformance.md"),
+      renderReport(allTargets, rows, {
+        ...notSelected,
+        ...Object.fromEntries(Object.entries(unavailable).map(([k, v]) => [k, `could not start: ${v}`])),
+      }) + "\n",
+    );
   }
   for (const t of targets.slice(1)) {
     const c = (k: string) => rows.filter((r) => r.verdicts[t.id]?.kind === k).length;
-    console.log(`${t.id}: pass ${c("pass")}, known difference ${c("known")}, FAIL ${c("fail")}${unavailable[t.id] ? ` (not run: ${unavailable[t.id]})` : ""}`);
+    console.log(
+      `${t.id}: pass ${c("pass")}, known difference ${c("known")}, FAIL ${c("fail")}${unavailable[t.id] ? ` (not run: ${unavailable[t.id]})` : ""}`,
+    );
   }
   for (const f of failures) console.log(`FAIL ${f}`);
-  console.log(`conformance: ${selected.length} scenarios × ${targets.length} targets in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(
+    `conformance: ${selected.length} scenarios × ${targets.length} targets in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
   const missing = targets.filter((t) => unavailable[t.id]);
   if (failures.length || missing.length) process.exit(1);
 }

@@ -21,7 +21,7 @@ function refHost(): string {
   const host = process.env.SOCKERLESS_REF_DOCKER_HOST;
   if (!host)
     throw new Error(
-      "SOCKERLESS_REF_DOCKER_HOST is not set: the conformance run needs the reference engine (eval \"$(bash scripts/test-env.sh)\")",
+      'SOCKERLESS_REF_DOCKER_HOST is not set: the conformance run needs the reference engine (eval "$(bash scripts/test-env.sh)")',
     );
   return host;
 }

@@ -14,8 +14,24 @@ export const ps: Scenario[] = [
       const b = t.name("b");
       await t.ok(["create", "--name", a, ...NONE, "--label", `grp=${a}`, B, "true"]);
       await t.docker(["run", "--name", b, ...NONE, "--label", `grp=${a}`, B, "sh", "-c", "exit 1"]);
-      await t.cli("label", ["ps", "-a", "--filter", `label=grp=${a}`, "--format", "{{.Names}} {{.State}} {{.Labels}}"]);
-      await t.cli("label and exited", ["ps", "-a", "--filter", `label=grp=${a}`, "--filter", "exited=1", "--format", "{{.Names}}"]);
+      await t.cli("label", [
+        "ps",
+        "-a",
+        "--filter",
+        `label=grp=${a}`,
+        "--format",
+        "{{.Names}} {{.State}} {{.Labels}}",
+      ]);
+      await t.cli("label and exited", [
+        "ps",
+        "-a",
+        "--filter",
+        `label=grp=${a}`,
+        "--filter",
+        "exited=1",
+        "--format",
+        "{{.Names}}",
+      ]);
     },
   },
   {
@@ -26,7 +42,15 @@ export const ps: Scenario[] = [
       const running = await sleeper(t, "running", ["--label", `grp=${g}`]);
       await t.ok(["create", "--name", created, ...NONE, "--label", `grp=${g}`, B, "true"]);
       const f = (label: string, ...filters: string[]) =>
-        t.cli(label, ["ps", "-a", "--filter", `label=grp=${g}`, ...filters.flatMap((x) => ["--filter", x]), "--format", "{{.Names}}"]);
+        t.cli(label, [
+          "ps",
+          "-a",
+          "--filter",
+          `label=grp=${g}`,
+          ...filters.flatMap((x) => ["--filter", x]),
+          "--format",
+          "{{.Names}}",
+        ]);
       await f("status=created", "status=created");
       await f("status=running", "status=running");
       await f("status=created or running", "status=created", "status=running");
@@ -44,7 +68,8 @@ export const ps: Scenario[] = [
     name: "ps formats",
     run: async (t) => {
       const c = await sleeper(t, "c", ["--label", "x=1"]);
-      const fmt = (label: string, format: string) => t.cli(label, ["ps", "--filter", `name=${c}`, "--format", format]);
+      const fmt = (label: string, format: string) =>
+        t.cli(label, ["ps", "--filter", `name=${c}`, "--format", format]);
       await fmt("table", "table {{.Names}}\t{{.Image}}\t{{.Command}}\t{{.State}}");
       await fmt("status", "{{.Status}}");
       await fmt("label", '{{.Label "x"}} {{.Mounts}} {{.Networks}} {{.Ports}}');
@@ -68,10 +93,19 @@ export const ps: Scenario[] = [
         NetworkSettings: Object.keys(x.NetworkSettings?.Networks ?? {}),
         Mounts: x.Mounts,
       });
-      t.record("dockerode", list.map((x) => pick(x as unknown as Record<string, any>)));
+      t.record(
+        "dockerode",
+        list.map((x) => pick(x as unknown as Record<string, any>)),
+      );
       const sdk = await t.sdk();
-      const l2 = await sdk.containerList({ all: true, filters: new Filter().set("label", ["sdk=1"]).set("name", [c]) });
-      t.record("node-sdk", l2.map((x) => pick(x as unknown as Record<string, any>)));
+      const l2 = await sdk.containerList({
+        all: true,
+        filters: new Filter().set("label", ["sdk=1"]).set("name", [c]),
+      });
+      t.record(
+        "node-sdk",
+        l2.map((x) => pick(x as unknown as Record<string, any>)),
+      );
     },
   },
 ];
@@ -80,14 +114,36 @@ export const config: Scenario[] = [
   {
     name: "env merged by key",
     run: async (t) =>
-      void (await t.cli("run", ["run", "--rm", ...NONE, "-e", "A=1", "-e", "PATH=/bin", B, "sh", "-c", "echo $A $PATH"])),
+      void (await t.cli("run", [
+        "run",
+        "--rm",
+        ...NONE,
+        "-e",
+        "A=1",
+        "-e",
+        "PATH=/bin",
+        B,
+        "sh",
+        "-c",
+        "echo $A $PATH",
+      ])),
   },
   {
     name: "env from a file and the host",
     run: async (t) => {
       const dir = t.tmp();
       writeFileSync(path.join(dir, "env"), "# comment\nFROM_FILE=1\nSPACED=a b\n");
-      await t.cli("env", ["run", "--rm", ...NONE, "--env-file", path.join(dir, "env"), "-e", "EMPTY=", B, "env"]);
+      await t.cli("env", [
+        "run",
+        "--rm",
+        ...NONE,
+        "--env-file",
+        path.join(dir, "env"),
+        "-e",
+        "EMPTY=",
+        B,
+        "env",
+      ]);
     },
   },
   {
@@ -102,7 +158,19 @@ export const config: Scenario[] = [
         "{{json .Config.Env}} {{.Config.WorkingDir}} {{json .Config.Cmd}} {{json .Config.Labels}} {{json .Config.ExposedPorts}} {{json .Config.Healthcheck}}",
         c,
       ]);
-      await t.cli("override", ["run", "--rm", ...NONE, "-e", "GREETING=yo", "-w", "/", HELLO, "sh", "-c", "echo $GREETING; pwd"]);
+      await t.cli("override", [
+        "run",
+        "--rm",
+        ...NONE,
+        "-e",
+        "GREETING=yo",
+        "-w",
+        "/",
+        HELLO,
+        "sh",
+        "-c",
+        "echo $GREETING; pwd",
+      ]);
     },
   },
   {
@@ -117,7 +185,12 @@ export const config: Scenario[] = [
       await t.cli("image cmd", ["run", "--rm", ...NONE, B], { input: "" });
       const c = t.name("c");
       await t.ok(["create", "--name", c, ...NONE, "--entrypoint", "/bin/sh", B, "-c", "echo $0 $1", "x"]);
-      await t.cli("path and args", ["inspect", "--format", "{{.Path}} {{json .Args}} {{json .Config.Entrypoint}} {{json .Config.Cmd}}", c]);
+      await t.cli("path and args", [
+        "inspect",
+        "--format",
+        "{{.Path}} {{json .Args}} {{json .Config.Entrypoint}} {{json .Config.Cmd}}",
+        c,
+      ]);
       await t.cli("start", ["start", "-a", c]);
       await t.cli("empty entrypoint", ["run", "--rm", ...NONE, "--entrypoint", "", B, "echo", "e"]);
     },
@@ -128,10 +201,41 @@ export const config: Scenario[] = [
       const c = t.name("c");
       const dir = t.tmp();
       writeFileSync(path.join(dir, "labels"), "from.file=yes\n");
-      await t.ok(["create", "--name", c, ...NONE, "--label", "a=1", "--label", "b", "--label-file", path.join(dir, "labels"), B, "true"]);
+      await t.ok([
+        "create",
+        "--name",
+        c,
+        ...NONE,
+        "--label",
+        "a=1",
+        "--label",
+        "b",
+        "--label-file",
+        path.join(dir, "labels"),
+        B,
+        "true",
+      ]);
       await t.cli("inspect", ["inspect", "--format", "{{json .Config.Labels}}", c]);
-      await t.cli("filter key only", ["ps", "-a", "--filter", `name=${c}`, "--filter", "label=b", "--format", "{{.Names}}"]);
-      await t.cli("filter mismatch", ["ps", "-a", "--filter", `name=${c}`, "--filter", "label=a=2", "--format", "{{.Names}}"]);
+      await t.cli("filter key only", [
+        "ps",
+        "-a",
+        "--filter",
+        `name=${c}`,
+        "--filter",
+        "label=b",
+        "--format",
+        "{{.Names}}",
+      ]);
+      await t.cli("filter mismatch", [
+        "ps",
+        "-a",
+        "--filter",
+        `name=${c}`,
+        "--filter",
+        "label=a=2",
+        "--format",
+        "{{.Names}}",
+      ]);
     },
   },
   {
@@ -145,8 +249,28 @@ export const config: Scenario[] = [
   {
     name: "hostname and hosts",
     run: async (t) => {
-      await t.cli("hostname", ["run", "--rm", ...NONE, "-h", "myhost", B, "sh", "-c", "hostname; cat /etc/hostname"]);
-      await t.cli("add-host", ["run", "--rm", ...NONE, "--add-host", "h1:10.9.8.7", B, "sh", "-c", "grep h1 /etc/hosts"]);
+      await t.cli("hostname", [
+        "run",
+        "--rm",
+        ...NONE,
+        "-h",
+        "myhost",
+        B,
+        "sh",
+        "-c",
+        "hostname; cat /etc/hostname",
+      ]);
+      await t.cli("add-host", [
+        "run",
+        "--rm",
+        ...NONE,
+        "--add-host",
+        "h1:10.9.8.7",
+        B,
+        "sh",
+        "-c",
+        "grep h1 /etc/hosts",
+      ]);
     },
   },
   {
@@ -154,10 +278,47 @@ export const config: Scenario[] = [
     run: async (t) => {
       const dir = t.tmp();
       writeFileSync(path.join(dir, "in"), "from host\n");
-      await t.cli("read and write", ["run", "--rm", ...NONE, "-v", `${dir}:/h`, B, "sh", "-c", "cat /h/in; echo back > /h/out"]);
-      await t.cli("read-only", ["run", "--rm", ...NONE, "-v", `${dir}:/h:ro`, B, "sh", "-c", "echo no > /h/x"]);
-      await t.cli("--mount", ["run", "--rm", ...NONE, "--mount", `type=bind,src=${dir},dst=/m,readonly`, B, "cat", "/m/out"]);
-      await t.cli("missing source", ["run", "--rm", ...NONE, "--mount", `type=bind,src=${dir}/nope,dst=/m`, B, "true"]);
+      await t.cli("read and write", [
+        "run",
+        "--rm",
+        ...NONE,
+        "-v",
+        `${dir}:/h`,
+        B,
+        "sh",
+        "-c",
+        "cat /h/in; echo back > /h/out",
+      ]);
+      await t.cli("read-only", [
+        "run",
+        "--rm",
+        ...NONE,
+        "-v",
+        `${dir}:/h:ro`,
+        B,
+        "sh",
+        "-c",
+        "echo no > /h/x",
+      ]);
+      await t.cli("--mount", [
+        "run",
+        "--rm",
+        ...NONE,
+        "--mount",
+        `type=bind,src=${dir},dst=/m,readonly`,
+        B,
+        "cat",
+        "/m/out",
+      ]);
+      await t.cli("missing source", [
+        "run",
+        "--rm",
+        ...NONE,
+        "--mount",
+        `type=bind,src=${dir}/nope,dst=/m`,
+        B,
+        "true",
+      ]);
     },
   },
 ];

@@ -2,7 +2,7 @@
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { BUSYBOX as B } from "../../helpers.js";
-import type { Scenario } from "../context.js";
+import type { Context, Scenario } from "../context.js";
 import { NONE, sleeper } from "./lifecycle.js";
 
 /** The X-Docker-Container-Path-Stat header, decoded, without the time. */
@@ -63,7 +63,10 @@ export const files: Scenario[] = [
         t.record(`HEAD ${p}`, { status: r.status, stat });
       }
       const missing = await t.http("GET", `/containers/${c}/archive?path=/nope`);
-      t.record("GET missing", { status: missing.status, message: (missing.json as { message?: string })?.message });
+      t.record("GET missing", {
+        status: missing.status,
+        message: (missing.json as { message?: string })?.message,
+      });
     },
   },
   {
@@ -87,7 +90,16 @@ function projection(i: Record<string, any>) {
     Name: i.Name,
     Path: i.Path,
     Args: i.Args,
-    State: pick(i.State, ["Status", "Running", "Paused", "Restarting", "OOMKilled", "Dead", "ExitCode", "Error"]),
+    State: pick(i.State, [
+      "Status",
+      "Running",
+      "Paused",
+      "Restarting",
+      "OOMKilled",
+      "Dead",
+      "ExitCode",
+      "Error",
+    ]),
     Config: pick(i.Config, [
       "User",
       "Env",
@@ -104,30 +116,46 @@ function projection(i: Record<string, any>) {
       "ExposedPorts",
       "Volumes",
     ]),
-    HostConfig: pick(i.HostConfig, [
-      "NetworkMode",
-      "RestartPolicy",
-      "AutoRemove",
-      "Binds",
-      "Privileged",
-      "ReadonlyRootfs",
-      "Memory",
-      "CapAdd",
-      "ExtraHosts",
-      "Init",
-      "PortBindings",
-      "Tmpfs",
-    ]),
-    Mounts: (i.Mounts ?? []).map((m: Record<string, unknown>) =>
-      // A volume's directory is under the engine's data root.
-      ({ ...pick(m, ["Type", "Source", "Destination", "Mode", "RW", "Driver", "Name"]), ...(m.Type === "volume" ? { Source: "<data-root>" } : {}) }),
-    ),
+    HostConfig: {
+      ...pick(i.HostConfig, [
+        "NetworkMode",
+        "RestartPolicy",
+        "AutoRemove",
+        "Binds",
+        "Privileged",
+        "ReadonlyRootfs",
+        "Memory",
+        "CapAdd",
+        "ExtraHosts",
+        "Init",
+        "PortBindings",
+        "Tmpfs",
+      ]),
+      // The CLI sends -v binds in no particular order.
+      Binds: i.HostConfig?.Binds ? [...i.HostConfig.Binds].sort() : i.HostConfig?.Binds,
+    },
+    Mounts: [...(i.Mounts ?? [])]
+      .sort((a: Record<string, string>, b: Record<string, string>) =>
+        a.Destination.localeCompare(b.Destination),
+      )
+      .map((m: Record<string, unknown>) =>
+        // A volume's directory is under the engine's data root.
+        ({
+          ...pick(m, ["Type", "Source", "Destination", "Mode", "RW", "Driver", "Name"]),
+          ...(m.Type !== "bind" ? { Source: "<data-root>" } : {}),
+        }),
+      ),
     NetworkSettings: {
       keys: Object.keys(i.NetworkSettings ?? {}).sort(),
       Networks: Object.keys(i.NetworkSettings?.Networks ?? {}).sort(),
     },
     topKeys: Object.keys(i).sort(),
   };
+}
+
+/** One step per part, so a difference points at the part that differs. */
+function recordProjection(t: Context, i: Record<string, any>) {
+  for (const [part, value] of Object.entries(projection(i))) t.record(part, value);
 }
 
 export const inspect: Scenario[] = [
@@ -170,7 +198,7 @@ export const inspect: Scenario[] = [
         "5",
       ]);
       const i = (await t.dockerode.getContainer(c).inspect()) as unknown as Record<string, any>;
-      t.record("projection", projection(i));
+      recordProjection(t, i);
     },
   },
   {
@@ -178,9 +206,16 @@ export const inspect: Scenario[] = [
     run: async (t) => {
       const c = await sleeper(t);
       const i = (await t.dockerode.getContainer(c).inspect()) as unknown as Record<string, any>;
-      t.record("projection", projection(i));
+      recordProjection(t, i);
       t.record("pid positive", i.State.Pid > 0);
-      await t.cli("format", ["inspect", "--type", "container", "--format", "{{.State.Running}} {{json .Config.Cmd}}", c]);
+      await t.cli("format", [
+        "inspect",
+        "--type",
+        "container",
+        "--format",
+        "{{.State.Running}} {{json .Config.Cmd}}",
+        c,
+      ]);
       await t.cli("wrong type", ["inspect", "--type", "volume", c]);
     },
   },
@@ -190,7 +225,10 @@ export const inspect: Scenario[] = [
       const c = t.name("c");
       await t.ok(["create", "--name", c, ...NONE, "-v", "/data", B, "true"]);
       const i = (await t.dockerode.getContainer(c).inspect()) as unknown as Record<string, any>;
-      t.record("mounts", projection(i).Mounts.map((m: Record<string, unknown>) => ({ ...m, Source: "-" })));
+      t.record(
+        "mounts",
+        projection(i).Mounts.map((m: Record<string, unknown>) => ({ ...m, Source: "-" })),
+      );
       t.record("config volumes", i.Config.Volumes);
       const name = i.Mounts[0]?.Name as string;
       await t.cli("rm -v", ["rm", "-v", c]);

@@ -16,7 +16,15 @@ async function loadedImage(t: Context, ref?: string, content = "one"): Promise<s
   const dir = t.tmp();
   mkdirSync(path.join(dir, "rootfs"));
   writeFileSync(path.join(dir, "rootfs/hello"), `${ref} ${content}\n`);
-  execFileSync("tar", ["-cf", path.join(dir, "layer.tar"), "--owner=0", "--group=0", "-C", path.join(dir, "rootfs"), "hello"]);
+  execFileSync("tar", [
+    "-cf",
+    path.join(dir, "layer.tar"),
+    "--owner=0",
+    "--group=0",
+    "-C",
+    path.join(dir, "rootfs"),
+    "hello",
+  ]);
   const layer = readFileSync(path.join(dir, "layer.tar"));
   const diffId = `sha256:${createHash("sha256").update(layer).digest("hex")}`;
   const config = JSON.stringify({
@@ -31,7 +39,10 @@ async function loadedImage(t: Context, ref?: string, content = "one"): Promise<s
   mkdirSync(path.join(dir, "image"));
   writeFileSync(path.join(dir, "image", configName), config);
   writeFileSync(path.join(dir, "image/layer.tar"), layer);
-  writeFileSync(path.join(dir, "image/manifest.json"), JSON.stringify([{ Config: configName, RepoTags: [ref], Layers: ["layer.tar"] }]));
+  writeFileSync(
+    path.join(dir, "image/manifest.json"),
+    JSON.stringify([{ Config: configName, RepoTags: [ref], Layers: ["layer.tar"] }]),
+  );
   execFileSync("tar", ["-cf", path.join(dir, "image.tar"), "-C", path.join(dir, "image"), "."]);
   const r = await t.cli("load", ["load", "-i", path.join(dir, "image.tar")]);
   if (r.code !== 0) throw new Error(`docker load failed: ${r.stderr}`);
@@ -62,11 +73,27 @@ export const images: Scenario[] = [
     run: async (t) => {
       const r = await t.docker(["pull", B]);
       // Layer progress depends on what the engine already has; the final lines are the contract.
-      t.record("pull", `exit=${r.code}\n${r.stdout.split("\n").filter((l) => /^(Status|Digest):/.test(l) || l === B).join("\n")}`);
+      t.record(
+        "pull",
+        `exit=${r.code}\n${r.stdout
+          .split("\n")
+          .filter((l) => /^(Status|Digest):/.test(l) || l === B)
+          .join("\n")}`,
+      );
       await t.cli("pull -q", ["pull", "-q", B]);
-      await t.cli("pull by digest", ["pull", "-q", `${REGISTRY}/busybox@${(await t.ok(["image", "inspect", "--format", "{{index .RepoDigests 0}}", B])).trim().split("@")[1]}`]);
+      await t.cli("pull by digest", [
+        "pull",
+        "-q",
+        `${REGISTRY}/busybox@${(await t.ok(["image", "inspect", "--format", "{{index .RepoDigests 0}}", B])).trim().split("@")[1]}`,
+      ]);
       await t.cli("multi-platform index", ["pull", "-q", `${REGISTRY}/busybox:multi`]);
-      await t.cli("platform of the index", ["image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", `${REGISTRY}/busybox:multi`]);
+      await t.cli("platform of the index", [
+        "image",
+        "inspect",
+        "--format",
+        "{{.Os}}/{{.Architecture}}",
+        `${REGISTRY}/busybox:multi`,
+      ]);
     },
   },
   {
@@ -75,14 +102,22 @@ export const images: Scenario[] = [
       await t.cliCode("unknown repository", ["pull", `${REGISTRY}/no-such-repo-conformance:latest`]);
       await t.cliCode("unknown tag", ["pull", `${REGISTRY}/busybox:no-such-tag`]);
       await t.cli("bad reference", ["pull", "UPPER/Case"]);
-      await t.api("create from unknown image", "POST", "/v1.41/containers/create", { Image: "no-such-image-conformance:1" });
+      await t.api("create from unknown image", "POST", "/v1.41/containers/create", {
+        Image: "no-such-image-conformance:1",
+      });
     },
   },
   {
     name: "tag and rmi",
     run: async (t) => {
       const ref = await tagged(t);
-      await t.cli("listed", ["images", "--filter", `reference=${ref}`, "--format", "{{.Repository}} {{.Tag}} {{.Size}}"]);
+      await t.cli("listed", [
+        "images",
+        "--filter",
+        `reference=${ref}`,
+        "--format",
+        "{{.Repository}} {{.Tag}} {{.Size}}",
+      ]);
       await t.cli("same id", ["image", "inspect", "--format", "{{.Id}}", ref]);
       await t.cli("rmi untags", ["rmi", ref]);
       await t.cli("still there", ["image", "inspect", "--format", "{{.Os}}", B]);
@@ -98,7 +133,13 @@ export const images: Scenario[] = [
       const c = t.name("c");
       await t.ok(["create", "--name", c, ...NONE, ref]);
       await t.cli("rmi while used", ["rmi", ref]);
-      await t.cli("still there", ["image", "inspect", "--format", "{{json .Config.Labels}} {{json .Config.Cmd}}", ref]);
+      await t.cli("still there", [
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config.Labels}} {{json .Config.Cmd}}",
+        ref,
+      ]);
       await t.cli("rmi -f while used", ["rmi", "-f", ref]);
       await t.cli("container keeps its image", ["inspect", "--format", "{{.Config.Image}}", c]);
     },
@@ -115,20 +156,56 @@ export const images: Scenario[] = [
     run: async (t) => {
       const ref = await tagged(t);
       const repo = ref.split(":")[0];
-      await t.cli("reference", ["images", "--filter", `reference=${repo}`, "--format", "{{.Repository}}:{{.Tag}}"]);
+      await t.cli("reference", [
+        "images",
+        "--filter",
+        `reference=${repo}`,
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+      ]);
       await t.cli("reference glob", ["images", "--filter", `reference=${repo}:v*`, "--format", "{{.Tag}}"]);
-      await t.cli("dangling false", ["images", "--filter", "dangling=false", "--filter", `reference=${repo}`, "--format", "{{.Tag}}"]);
-      await t.cli("label", ["images", "--filter", "label=none=here", "--filter", `reference=${repo}`, "--format", "{{.Tag}}"]);
+      await t.cli("dangling false", [
+        "images",
+        "--filter",
+        "dangling=false",
+        "--filter",
+        `reference=${repo}`,
+        "--format",
+        "{{.Tag}}",
+      ]);
+      await t.cli("label", [
+        "images",
+        "--filter",
+        "label=none=here",
+        "--filter",
+        `reference=${repo}`,
+        "--format",
+        "{{.Tag}}",
+      ]);
       await t.cli("bad filter", ["images", "--filter", "colour=blue"]);
       const list = await t.dockerode.listImages({ filters: { reference: [repo] } });
-      t.record("dockerode", list.map((i) => ({ RepoTags: i.RepoTags, Labels: i.Labels, Containers: i.Containers, ParentId: i.ParentId })));
+      t.record(
+        "dockerode",
+        list.map((i) => ({
+          RepoTags: i.RepoTags,
+          Labels: i.Labels,
+          Containers: i.Containers,
+          ParentId: i.ParentId,
+        })),
+      );
     },
   },
   {
     name: "image load, inspect, history",
     run: async (t) => {
       const ref = await loadedImage(t);
-      await t.cli("inspect", ["image", "inspect", "--format", "{{json .RepoTags}} {{json .Config.Cmd}} {{json .Config.Labels}} {{.Created}} {{.Size}} {{len .RootFS.Layers}} {{.Os}}/{{.Architecture}}", ref]);
+      await t.cli("inspect", [
+        "image",
+        "inspect",
+        "--format",
+        "{{json .RepoTags}} {{json .Config.Cmd}} {{json .Config.Labels}} {{.Created}} {{.Size}} {{len .RootFS.Layers}} {{.Os}}/{{.Architecture}}",
+        ref,
+      ]);
       await t.cli("history", ["history", "--format", "{{.CreatedBy}}|{{.Size}}", ref]);
       const c = t.name("c");
       await t.ok(["create", "--name", c, ...NONE, ref]);
@@ -144,10 +221,32 @@ export const images: Scenario[] = [
       // The same tag loaded with other content leaves the first image dangling.
       await loadedImage(t, ref, "two");
       const label = `label=conformance.image=${ref}`;
-      await t.cli("dangling", ["images", "--filter", "dangling=true", "--filter", label, "--format", "{{.Repository}}:{{.Tag}}"]);
-      await t.cli("tagged", ["images", "--filter", "dangling=false", "--filter", label, "--format", "{{.Repository}}:{{.Tag}}"]);
+      await t.cli("dangling", [
+        "images",
+        "--filter",
+        "dangling=true",
+        "--filter",
+        label,
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+      ]);
+      await t.cli("tagged", [
+        "images",
+        "--filter",
+        "dangling=false",
+        "--filter",
+        label,
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+      ]);
       const r = await t.docker(["image", "prune", "-f", "--filter", label]);
-      t.record("prune", `exit=${r.code}\n${r.stdout.split("\n").filter((l) => !l.startsWith("Total")).join("\n")}`);
+      t.record(
+        "prune",
+        `exit=${r.code}\n${r.stdout
+          .split("\n")
+          .filter((l) => !l.startsWith("Total"))
+          .join("\n")}`,
+      );
       await t.cli("first is gone", ["image", "inspect", "--format", "{{.Id}}", first]);
       await t.cli("second stays", ["image", "inspect", "--format", "{{json .RepoTags}}", ref]);
     },

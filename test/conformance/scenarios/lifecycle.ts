@@ -73,7 +73,17 @@ export const lifecycle: Scenario[] = [
     name: "stop of a PID 1 that traps TERM",
     run: async (t) => {
       const c = t.name("c");
-      await t.ok(["run", "-d", "--name", c, ...NONE, B, "sh", "-c", "trap 'exit 7' TERM; while true; do sleep 0.1; done"]);
+      await t.ok([
+        "run",
+        "-d",
+        "--name",
+        c,
+        ...NONE,
+        B,
+        "sh",
+        "-c",
+        "trap 'exit 7' TERM; while true; do sleep 0.1; done",
+      ]);
       await sleep(300);
       await t.cli("stop", ["stop", "-t", "5", c]);
       await t.cli("inspect", ["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", c]);
@@ -123,7 +133,11 @@ export const lifecycle: Scenario[] = [
     run: async (t) => {
       const created = t.name("created");
       await t.ok(["create", "--name", created, ...NONE, B, "true"]);
-      await t.api("not-running of a created container", "POST", `/containers/${created}/wait?condition=not-running`);
+      await t.api(
+        "not-running of a created container",
+        "POST",
+        `/containers/${created}/wait?condition=not-running`,
+      );
       await t.api("bad condition", "POST", `/containers/${created}/wait?condition=sideways`);
       const c = t.name("c");
       await t.ok(["create", "--name", c, "--rm", ...NONE, B, "sh", "-c", "sleep 0.3; exit 4"]);
@@ -167,7 +181,12 @@ export const lifecycle: Scenario[] = [
       const c = t.name("c");
       await t.ok(["run", "-d", "--name", c, ...NONE, B, "sh", "-c", "echo started; sleep 60"]);
       await t.cli("restart", ["restart", "-t", "0", c]);
-      await t.cli("inspect", ["inspect", "--format", "{{.State.Status}} {{.State.Running}} {{.RestartCount}}", c]);
+      await t.cli("inspect", [
+        "inspect",
+        "--format",
+        "{{.State.Status}} {{.State.Running}} {{.RestartCount}}",
+        c,
+      ]);
       await t.until(async () => (await t.ok(["logs", c])).split("\n").length > 2, "second start's output");
       await t.cli("logs", ["logs", c]);
     },
@@ -209,7 +228,18 @@ export const lifecycle: Scenario[] = [
     name: "update",
     run: async (t) => {
       const c = await sleeper(t);
-      await t.cli("update", ["update", "--restart", "on-failure:3", "--memory", "64m", "--memory-swap", "128m", "--cpu-shares", "512", c]);
+      await t.cli("update", [
+        "update",
+        "--restart",
+        "on-failure:3",
+        "--memory",
+        "64m",
+        "--memory-swap",
+        "128m",
+        "--cpu-shares",
+        "512",
+        c,
+      ]);
       await t.cli("inspect", [
         "inspect",
         "--format",
@@ -228,7 +258,13 @@ export const lifecycle: Scenario[] = [
       const lines = r.stdout.trim().split("\n");
       // PIDs and times are the host's; the header and the command are the contract.
       t.record("header", lines[0].split(/\s+/).join(" "));
-      t.record("commands", lines.slice(1).map((l) => l.split(/\s+/).slice(7).join(" ")).join("\n"));
+      t.record(
+        "commands",
+        lines
+          .slice(1)
+          .map((l) => l.split(/\s+/).slice(7).join(" "))
+          .join("\n"),
+      );
       await t.ok(["kill", c]);
       await t.cli("top of a stopped container", ["top", c]);
     },
@@ -240,14 +276,29 @@ export const lifecycle: Scenario[] = [
       // Figures are the machine's; names, PID counts and the columns are the contract.
       await t.cli("stats", ["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", c]);
       const r = await t.docker(["stats", "--no-stream", c]);
-      t.record("columns", r.stdout.split("\n")[0].split(/\s{2,}/).join("|"));
+      t.record(
+        "columns",
+        r.stdout
+          .split("\n")[0]
+          .split(/\s{2,}/)
+          .join("|"),
+      );
     },
   },
   {
     name: "export and diff",
     run: async (t) => {
       const c = t.name("c");
-      await t.ok(["run", "--name", c, ...NONE, B, "sh", "-c", "mkdir -p /x/y && echo hi > /x/y/f && rm /bin/ls && echo t > /tmp/t"]);
+      await t.ok([
+        "run",
+        "--name",
+        c,
+        ...NONE,
+        B,
+        "sh",
+        "-c",
+        "mkdir -p /x/y && echo hi > /x/y/f && rm /bin/ls && echo t > /tmp/t",
+      ]);
       const diff = await t.docker(["diff", c]);
       t.record("diff", `exit=${diff.code}\n${diff.stdout.split("\n").filter(Boolean).sort().join("\n")}`);
       const dir = t.tmp();

@@ -9,7 +9,16 @@ export const logs: Scenario[] = [
     name: "logs stdout and stderr apart, tail",
     run: async (t) => {
       const c = t.name("c");
-      await t.ok(["run", "--name", c, ...NONE, B, "sh", "-c", "echo 1; sleep 0.1; echo 2 >&2; sleep 0.1; echo 3"]);
+      await t.ok([
+        "run",
+        "--name",
+        c,
+        ...NONE,
+        B,
+        "sh",
+        "-c",
+        "echo 1; sleep 0.1; echo 2 >&2; sleep 0.1; echo 3",
+      ]);
       await t.cli("logs", ["logs", c]);
       await t.cli("tail 1", ["logs", "--tail", "1", c]);
       await t.cli("tail 0", ["logs", "--tail", "0", c]);
@@ -101,7 +110,12 @@ export const exec: Scenario[] = [
     run: async (t) => {
       const c = await sleeper(t);
       const container = t.dockerode.getContainer(c);
-      const e = await container.exec({ Cmd: ["sh", "-c", "exit 9"], AttachStdout: true, Env: ["K=v"], WorkingDir: "/tmp" });
+      const e = await container.exec({
+        Cmd: ["sh", "-c", "exit 9"],
+        AttachStdout: true,
+        Env: ["K=v"],
+        WorkingDir: "/tmp",
+      });
       const s = await e.start({ hijack: true, stdin: false });
       await new Promise((r) => s.on("end", r).resume());
       const i = await e.inspect();
@@ -113,7 +127,10 @@ export const exec: Scenario[] = [
         OpenStdout: i.OpenStdout,
       });
       await t.cli("exec -d", ["exec", "-d", c, "sh", "-c", "echo done > /tmp/marker"]);
-      await t.until(async () => (await t.docker(["exec", c, "cat", "/tmp/marker"])).code === 0, "detached exec");
+      await t.until(
+        async () => (await t.docker(["exec", c, "cat", "/tmp/marker"])).code === 0,
+        "detached exec",
+      );
       await t.cli("marker", ["exec", c, "cat", "/tmp/marker"]);
     },
   },
@@ -122,7 +139,11 @@ export const exec: Scenario[] = [
     run: async (t) => {
       const c = await sleeper(t);
       const container = t.dockerode.getContainer(c);
-      const e = await container.exec({ Cmd: ["sh", "-c", "echo tty; exit 3"], AttachStdout: true, Tty: true });
+      const e = await container.exec({
+        Cmd: ["sh", "-c", "echo tty; exit 3"],
+        AttachStdout: true,
+        Tty: true,
+      });
       const s = await e.start({ hijack: true, stdin: false, Tty: true });
       const chunks: Buffer[] = [];
       s.on("data", (d: Buffer) => chunks.push(d));
@@ -136,11 +157,13 @@ export const exec: Scenario[] = [
 export const attach: Scenario[] = [
   {
     name: "stdin piped",
-    run: async (t) => void (await t.cli("run -i", ["run", "--rm", "-i", ...NONE, B, "cat"], { input: "one\ntwo\n" })),
+    run: async (t) =>
+      void (await t.cli("run -i", ["run", "--rm", "-i", ...NONE, B, "cat"], { input: "one\ntwo\n" })),
   },
   {
     name: "run -t gives raw output",
-    run: async (t) => void (await t.cli("run -t", ["run", "--rm", "-t", ...NONE, B, "sh", "-c", "echo a; echo b >&2"])),
+    run: async (t) =>
+      void (await t.cli("run -t", ["run", "--rm", "-t", ...NONE, B, "sh", "-c", "echo a; echo b >&2"])),
   },
   {
     name: "attach to a running container",

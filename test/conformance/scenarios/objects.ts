@@ -12,7 +12,13 @@ export const volumes: Scenario[] = [
       await t.ok(["volume", "create", v]);
       await t.ok(["run", "--rm", ...NONE, "-v", `${v}:/data`, B, "sh", "-c", "echo shared > /data/f"]);
       await t.cli("read", ["run", "--rm", ...NONE, "-v", `${v}:/data`, B, "cat", "/data/f"]);
-      await t.cli("inspect", ["volume", "inspect", "--format", "{{.Name}} {{.Driver}} {{.Scope}} {{json .Labels}} {{json .Options}}", v]);
+      await t.cli("inspect", [
+        "volume",
+        "inspect",
+        "--format",
+        "{{.Name}} {{.Driver}} {{.Scope}} {{json .Labels}} {{json .Options}}",
+        v,
+      ]);
     },
   },
   {
@@ -28,7 +34,15 @@ export const volumes: Scenario[] = [
       const c = t.name("c");
       await t.ok(["create", "--name", c, ...NONE, "-v", `${b}:/b`, B, "true"]);
       const ls = (label: string, ...f: string[]) =>
-        t.cli(label, ["volume", "ls", "--filter", `label=grp=${g}`, ...f.flatMap((x) => ["--filter", x]), "--format", "{{.Name}} {{.Driver}}"]);
+        t.cli(label, [
+          "volume",
+          "ls",
+          "--filter",
+          `label=grp=${g}`,
+          ...f.flatMap((x) => ["--filter", x]),
+          "--format",
+          "{{.Name}} {{.Driver}}",
+        ]);
       await ls("by label");
       await ls("by label value", "label=k=1");
       await ls("by name", `name=${a}`);
@@ -37,7 +51,10 @@ export const volumes: Scenario[] = [
       await ls("driver", "driver=local");
       const sdk = await t.sdk();
       const r = await sdk.volumeList(new Filter().set("name", [a]));
-      t.record("node-sdk", (r.Volumes ?? []).map((v) => ({ Name: v.Name, Labels: v.Labels, Scope: v.Scope, Driver: v.Driver })));
+      t.record(
+        "node-sdk",
+        (r.Volumes ?? []).map((v) => ({ Name: v.Name, Labels: v.Labels, Scope: v.Scope, Driver: v.Driver })),
+      );
       await t.cli("bad filter", ["volume", "ls", "--filter", "colour=red"]);
     },
   },
@@ -82,7 +99,18 @@ export const networks: Scenario[] = [
     name: "network create and inspect",
     run: async (t) => {
       const n = t.name("n", "network");
-      await t.ok(["network", "create", "--label", "a=b", "--subnet", "10.213.7.0/24", "--gateway", "10.213.7.1", "--internal", n]);
+      await t.ok([
+        "network",
+        "create",
+        "--label",
+        "a=b",
+        "--subnet",
+        "10.213.7.0/24",
+        "--gateway",
+        "10.213.7.1",
+        "--internal",
+        n,
+      ]);
       await t.cli("inspect", [
         "network",
         "inspect",
@@ -91,7 +119,16 @@ export const networks: Scenario[] = [
         n,
       ]);
       await t.cli("duplicate", ["network", "create", n]);
-      await t.cli("ls filter", ["network", "ls", "--filter", `name=${n}`, "--filter", "label=a=b", "--format", "{{.Name}} {{.Driver}} {{.Scope}}"]);
+      await t.cli("ls filter", [
+        "network",
+        "ls",
+        "--filter",
+        `name=${n}`,
+        "--filter",
+        "label=a=b",
+        "--format",
+        "{{.Name}} {{.Driver}} {{.Scope}}",
+      ]);
       await t.cli("bad subnet", ["network", "create", "--subnet", "10.213.8.0/33", t.name("bad", "network")]);
     },
   },
@@ -102,14 +139,44 @@ export const networks: Scenario[] = [
       await t.ok(["network", "create", "--subnet", "10.213.9.0/24", n]);
       const c = t.name("c");
       await t.ok(["create", "--name", c, "--network", n, "--network-alias", "first", B, "sleep", "60"]);
-      await t.cli("networks of the container", ["inspect", "--format", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{json $v.Aliases}} {{end}}", c]);
+      await t.cli("networks of the container", [
+        "inspect",
+        "--format",
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{json $v.Aliases}} {{end}}",
+        c,
+      ]);
       await t.ok(["start", c]);
-      await t.cli("ip from the subnet", ["inspect", "--format", `{{(index .NetworkSettings.Networks "${n}").IPAddress}}`, c]);
-      await t.cli("containers of the network", ["network", "inspect", "--format", "{{range .Containers}}{{.Name}} {{.IPv4Address}}{{end}}", n]);
+      await t.cli("ip from the subnet", [
+        "inspect",
+        "--format",
+        `{{(index .NetworkSettings.Networks "${n}").IPAddress}}`,
+        c,
+      ]);
+      await t.cli("containers of the network", [
+        "network",
+        "inspect",
+        "--format",
+        "{{range .Containers}}{{.Name}} {{.IPv4Address}}{{end}}",
+        n,
+      ]);
       await t.cli("disconnect", ["network", "disconnect", n, c]);
       await t.cli("after disconnect", ["inspect", "--format", "{{len .NetworkSettings.Networks}}", c]);
-      await t.cli("connect with alias", ["network", "connect", "--alias", "second", "--ip", "10.213.9.77", n, c]);
-      await t.cli("after connect", ["inspect", "--format", `{{(index .NetworkSettings.Networks "${n}").IPAddress}} {{json (index .NetworkSettings.Networks "${n}").Aliases}}`, c]);
+      await t.cli("connect with alias", [
+        "network",
+        "connect",
+        "--alias",
+        "second",
+        "--ip",
+        "10.213.9.77",
+        n,
+        c,
+      ]);
+      await t.cli("after connect", [
+        "inspect",
+        "--format",
+        `{{(index .NetworkSettings.Networks "${n}").IPAddress}} {{json (index .NetworkSettings.Networks "${n}").Aliases}}`,
+        c,
+      ]);
       await t.cli("connect twice", ["network", "connect", n, c]);
       await t.cli("disconnect unknown", ["network", "disconnect", t.name("nope"), c]);
     },
@@ -121,8 +188,18 @@ export const networks: Scenario[] = [
       await t.ok(["network", "create", n]);
       const s = t.name("server");
       await t.ok(["run", "-d", "--name", s, "--network", n, "--network-alias", "svc", B, "sleep", "60"]);
-      const probe = (who: string) => `nslookup ${who} >/dev/null 2>&1 || grep -q "[[:space:]]${who}\\b" /etc/hosts && echo ${who} resolves || echo ${who} unknown`;
-      await t.cli("from another container", ["run", "--rm", "--network", n, B, "sh", "-c", `${probe("svc")}; ${probe(s)}; ${probe("nothere")}`]);
+      const probe = (who: string) =>
+        `nslookup ${who} >/dev/null 2>&1 || grep -q "[[:space:]]${who}\\b" /etc/hosts && echo ${who} resolves || echo ${who} unknown`;
+      await t.cli("from another container", [
+        "run",
+        "--rm",
+        "--network",
+        n,
+        B,
+        "sh",
+        "-c",
+        `${probe("svc")}; ${probe(s)}; ${probe("nothere")}`,
+      ]);
     },
   },
   {
@@ -157,10 +234,22 @@ export const networks: Scenario[] = [
   {
     name: "predefined networks",
     run: async (t) => {
-      await t.cli("none and host", ["network", "inspect", "--format", "{{.Name}} {{.Driver}} {{.Scope}}", "none", "host"]);
+      await t.cli("none and host", [
+        "network",
+        "inspect",
+        "--format",
+        "{{.Name}} {{.Driver}} {{.Scope}}",
+        "none",
+        "host",
+      ]);
       const c = t.name("c");
       await t.ok(["create", "--name", c, "--network", "host", B, "true"]);
-      await t.cli("container on host", ["inspect", "--format", "{{.HostConfig.NetworkMode}} {{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}", c]);
+      await t.cli("container on host", [
+        "inspect",
+        "--format",
+        "{{.HostConfig.NetworkMode}} {{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}",
+        c,
+      ]);
       await t.cli("connect to none", ["network", "connect", "none", c]);
     },
   },

@@ -8,13 +8,32 @@ export const policies: Scenario[] = [
     name: "restart policy on-failure:2",
     run: async (t) => {
       const c = t.name("c");
-      await t.ok(["run", "-d", "--name", c, ...NONE, "--restart", "on-failure:2", B, "sh", "-c", "echo run; exit 3"]);
+      await t.ok([
+        "run",
+        "-d",
+        "--name",
+        c,
+        ...NONE,
+        "--restart",
+        "on-failure:2",
+        B,
+        "sh",
+        "-c",
+        "echo run; exit 3",
+      ]);
       await t.until(
-        async () => (await t.ok(["inspect", "--format", "{{.State.Status}} {{.RestartCount}}", c])).trim() === "exited 2",
+        async () =>
+          (await t.ok(["inspect", "--format", "{{.State.Status}} {{.RestartCount}}", c])).trim() ===
+          "exited 2",
         "two restarts",
         30_000,
       );
-      await t.cli("inspect", ["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}", c]);
+      await t.cli("inspect", [
+        "inspect",
+        "--format",
+        "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}",
+        c,
+      ]);
       await t.cli("logs", ["logs", c]);
     },
   },
@@ -22,14 +41,39 @@ export const policies: Scenario[] = [
     name: "restart policy always and unless-stopped",
     run: async (t) => {
       const a = t.name("always");
-      await t.ok(["run", "-d", "--name", a, ...NONE, "--restart", "always", B, "sh", "-c", "sleep 0.2; exit 0"]);
-      await t.until(async () => Number(await t.ok(["inspect", "--format", "{{.RestartCount}}", a])) >= 1, "a restart");
+      await t.ok([
+        "run",
+        "-d",
+        "--name",
+        a,
+        ...NONE,
+        "--restart",
+        "always",
+        B,
+        "sh",
+        "-c",
+        "sleep 0.2; exit 0",
+      ]);
+      await t.until(
+        async () => Number(await t.ok(["inspect", "--format", "{{.RestartCount}}", a])) >= 1,
+        "a restart",
+      );
       await t.cli("stop always", ["stop", "-t", "0", a]);
-      await t.cli("after stop", ["inspect", "--format", "{{.State.Status}} {{.HostConfig.RestartPolicy.Name}}", a]);
+      await t.cli("after stop", [
+        "inspect",
+        "--format",
+        "{{.State.Status}} {{.HostConfig.RestartPolicy.Name}}",
+        a,
+      ]);
       const u = t.name("unless");
       await t.ok(["run", "-d", "--name", u, ...NONE, "--restart", "unless-stopped", B, "sleep", "60"]);
       await t.cli("stop unless-stopped", ["stop", "-t", "0", u]);
-      await t.cli("unless-stopped after stop", ["inspect", "--format", "{{.State.Status}} {{.RestartCount}}", u]);
+      await t.cli("unless-stopped after stop", [
+        "inspect",
+        "--format",
+        "{{.State.Status}} {{.RestartCount}}",
+        u,
+      ]);
     },
   },
   {
@@ -68,8 +112,20 @@ export const policies: Scenario[] = [
         "healthy",
       );
       const h = JSON.parse(await t.ok(["inspect", "--format", "{{json .State.Health}}", c]));
-      t.record("health", { Status: h.Status, FailingStreak: h.FailingStreak, first: { ExitCode: h.Log[0].ExitCode, Output: h.Log[0].Output } });
-      await t.cli("ps health filter", ["ps", "--filter", `name=${c}`, "--filter", "health=healthy", "--format", "{{.Names}}"]);
+      t.record("health", {
+        Status: h.Status,
+        FailingStreak: h.FailingStreak,
+        first: { ExitCode: h.Log[0].ExitCode, Output: h.Log[0].Output },
+      });
+      await t.cli("ps health filter", [
+        "ps",
+        "--filter",
+        `name=${c}`,
+        "--filter",
+        "health=healthy",
+        "--format",
+        "{{.Names}}",
+      ]);
       await t.cli("config", ["inspect", "--format", "{{json .Config.Healthcheck}}", c]);
     },
   },
@@ -94,13 +150,27 @@ export const policies: Scenario[] = [
         "60",
       ]);
       await t.until(
-        async () => (await t.ok(["inspect", "--format", "{{.State.Health.Status}}", c])).trim() === "unhealthy",
+        async () =>
+          (await t.ok(["inspect", "--format", "{{.State.Health.Status}}", c])).trim() === "unhealthy",
         "unhealthy",
       );
       const h = JSON.parse(await t.ok(["inspect", "--format", "{{json .State.Health}}", c]));
-      t.record("health", { Status: h.Status, streak: h.FailingStreak >= 2, first: { ExitCode: h.Log[0].ExitCode, Output: h.Log[0].Output } });
+      t.record("health", {
+        Status: h.Status,
+        streak: h.FailingStreak >= 2,
+        first: { ExitCode: h.Log[0].ExitCode, Output: h.Log[0].Output },
+      });
       await t.cli("status in ps", ["ps", "--filter", `name=${c}`, "--format", "{{.Status}}"]);
-      await t.cli("no healthcheck", ["run", "--rm", ...NONE, "--no-healthcheck", "--health-cmd", "true", B, "true"]);
+      await t.cli("no healthcheck", [
+        "run",
+        "--rm",
+        ...NONE,
+        "--no-healthcheck",
+        "--health-cmd",
+        "true",
+        B,
+        "true",
+      ]);
     },
   },
 ];

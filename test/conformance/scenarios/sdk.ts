@@ -45,7 +45,11 @@ export const sdk: Scenario[] = [
       const client = await t.sdk();
       const name = t.name("c");
       const created = await client.containerCreate(
-        { Image: B, Cmd: ["sh", "-c", "echo node-sdk; echo e >&2; exit 1"], HostConfig: { NetworkMode: "none" } },
+        {
+          Image: B,
+          Cmd: ["sh", "-c", "echo node-sdk; echo e >&2; exit 1"],
+          HostConfig: { NetworkMode: "none" },
+        },
         { name },
       );
       t.record("warnings", created.Warnings);
@@ -75,7 +79,13 @@ export const sdk: Scenario[] = [
       const net = await client.networkCreate({ Name: n, Labels: { x: "y" } });
       t.record("network warning", net.Warning ?? "");
       const ni = await client.networkInspect(n);
-      t.record("network", { Name: ni.Name, Driver: ni.Driver, Labels: ni.Labels, Scope: ni.Scope, Internal: ni.Internal });
+      t.record("network", {
+        Name: ni.Name,
+        Driver: ni.Driver,
+        Labels: ni.Labels,
+        Scope: ni.Scope,
+        Internal: ni.Internal,
+      });
       await client.networkDelete(n);
     },
   },
@@ -83,9 +93,18 @@ export const sdk: Scenario[] = [
     name: "dockerode exec with a non-zero exit",
     run: async (t) => {
       const d = t.dockerode;
-      const c = await d.createContainer({ name: t.name("c"), Image: B, Cmd: ["sleep", "60"], HostConfig: { NetworkMode: "none" } });
+      const c = await d.createContainer({
+        name: t.name("c"),
+        Image: B,
+        Cmd: ["sleep", "60"],
+        HostConfig: { NetworkMode: "none" },
+      });
       await c.start();
-      const e = await c.exec({ Cmd: ["sh", "-c", "echo exec-out; echo exec-err >&2; exit 6"], AttachStdout: true, AttachStderr: true });
+      const e = await c.exec({
+        Cmd: ["sh", "-c", "echo exec-out; echo exec-err >&2; exit 6"],
+        AttachStdout: true,
+        AttachStderr: true,
+      });
       const s = await e.start({ hijack: true, stdin: false });
       const o = collect();
       const er = collect();

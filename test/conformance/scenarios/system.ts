@@ -59,8 +59,32 @@ export const events: Scenario[] = [
       await t.ok(["rm", c]);
       await t.ok(["network", "rm", n]);
       await t.ok(["volume", "rm", v]);
-      await t.cli("volume events", ["events", "--since", since, "--until", later(), "--filter", "type=volume", "--filter", `volume=${v}`, "--format", "{{.Type}} {{.Action}} {{.Actor.ID}} {{.Actor.Attributes.driver}}"]);
-      await t.cli("network events", ["events", "--since", since, "--until", later(), "--filter", "type=network", "--filter", `network=${n}`, "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.type}}"]);
+      await t.cli("volume events", [
+        "events",
+        "--since",
+        since,
+        "--until",
+        later(),
+        "--filter",
+        "type=volume",
+        "--filter",
+        `volume=${v}`,
+        "--format",
+        "{{.Type}} {{.Action}} {{.Actor.ID}} {{.Actor.Attributes.driver}}",
+      ]);
+      await t.cli("network events", [
+        "events",
+        "--since",
+        since,
+        "--until",
+        later(),
+        "--filter",
+        "type=network",
+        "--filter",
+        `network=${n}`,
+        "--format",
+        "{{.Type}} {{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.type}}",
+      ]);
     },
   },
   {
@@ -142,8 +166,12 @@ export const system: Scenario[] = [
     run: async (t) => {
       const i = (await t.http("GET", "/info")).json as Record<string, any>;
       // Fields of /info in both API 1.41 and 1.44 (1.44 dropped the BridgeNf* and KernelMemory* ones).
-      const common = "ID Containers ContainersRunning ContainersPaused ContainersStopped Images Driver DriverStatus Plugins MemoryLimit SwapLimit CpuCfsPeriod CpuCfsQuota CPUShares CPUSet PidsLimit IPv4Forwarding Debug NFd OomKillDisable NGoroutines SystemTime LoggingDriver CgroupDriver CgroupVersion NEventsListener KernelVersion OperatingSystem OSVersion OSType Architecture IndexServerAddress RegistryConfig NCPU MemTotal GenericResources DockerRootDir HttpProxy HttpsProxy NoProxy Name Labels ExperimentalBuild ServerVersion Runtimes DefaultRuntime Swarm LiveRestoreEnabled Isolation InitBinary ContainerdCommit RuncCommit InitCommit SecurityOptions Warnings";
-      t.record("missing fields", common.split(" ").filter((k) => !(k in i)));
+      const common =
+        "ID Containers ContainersRunning ContainersPaused ContainersStopped Images Driver DriverStatus Plugins MemoryLimit SwapLimit CpuCfsPeriod CpuCfsQuota CPUShares CPUSet PidsLimit IPv4Forwarding Debug NFd OomKillDisable NGoroutines SystemTime LoggingDriver CgroupDriver CgroupVersion NEventsListener KernelVersion OperatingSystem OSVersion OSType Architecture IndexServerAddress RegistryConfig NCPU MemTotal GenericResources DockerRootDir HttpProxy HttpsProxy NoProxy Name Labels ExperimentalBuild ServerVersion Runtimes DefaultRuntime Swarm LiveRestoreEnabled Isolation InitBinary ContainerdCommit RuncCommit InitCommit SecurityOptions Warnings";
+      t.record(
+        "missing fields",
+        common.split(" ").filter((k) => !(k in i)),
+      );
       t.record("fields", {
         OSType: i.OSType,
         Architecture: i.Architecture,
@@ -159,7 +187,12 @@ export const system: Scenario[] = [
     run: async (t) => {
       for (const method of ["GET", "HEAD"]) {
         const r = await t.http(method, "/_ping");
-        t.record(method, { status: r.status, body: r.body, OSType: r.headers["ostype"], ApiVersion: r.headers["api-version"] });
+        t.record(method, {
+          status: r.status,
+          body: r.body,
+          OSType: r.headers["ostype"],
+          ApiVersion: r.headers["api-version"],
+        });
       }
       t.record("dockerode", String(await t.dockerode.ping()));
     },
