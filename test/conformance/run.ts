@@ -3,6 +3,7 @@
 // difference or stale known difference.
 //   --targets engine,memory   only these targets (the reference always runs)
 //   --only REGEX              only scenarios whose name matches (no report written)
+//   --host ID=DOCKER_HOST     use an already running daemon for target ID instead of starting one
 //   --dump FILE               write every transcript as JSON
 //   --draft FILE              write known-differences entries (values, no why) for every unexplained
 //                             difference: a start for listing them, after checking each is intended
@@ -10,6 +11,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { format, resolveConfig } from "prettier";
 import { stringify } from "yaml";
 import { BUSYBOX, HELLO, dockerOk } from "../helpers.js";
 import { judge, loadKnownDifferences, targetsOf, type KnownDifference } from "./compare.js";
@@ -26,6 +28,7 @@ const { values: opts } = parseArgs({
     only: { type: "string" },
     dump: { type: "string" },
     draft: { type: "string" },
+    host: { type: "string", multiple: true },
     concurrency: { type: "string", default: "6" },
   },
 });
@@ -73,9 +76,17 @@ async function main() {
   const wanted = opts.targets?.split(",");
   for (const w of wanted ?? [])
     if (!allTargets.some((t) => t.id === w)) throw new Error(`--targets: no target named "${w}"`);
-  const targets: Target[] = allTargets.filter((t, i) => i === 0 || !wanted || wanted.includes(t.id));
+  const given = new Map((opts.host ?? []).map((h) => h.split(/=(.*)/s).slice(0, 2) as [string, string]));
+  const targets: Target[] = allTargets
+    .filter((t, i) => i === 0 || !wanted || wanted.includes(t.id))
+    .map((t) => {
+      const host = given.get(t.id);
+      return host ? { ...t, start: async () => ({ host, stop: async () => {} }) } : t;
+    });
   const notSelected = Object.fromEntries(
-    allTargets.filter((t) => !targets.includes(t)).map((t) => [t.id, "not selected (--targets)"]),
+    allTargets
+      .filter((t) => !targets.some((x) => x.id === t.id))
+      .map((t) => [t.id, "not selected (--targets)"]),
   );
   const only = opts.only ? new RegExp(opts.only) : undefined;
   const list = Object.entries(areas).flatMap(([area, ss]) => ss.map((s) => ({ area, s })));
@@ -188,13 +199,14 @@ async function main() {
     ),
   );
   if (full) {
-    writeFileSync(
-      path.join(repo, "docs/conformance.md"),
-      renderReport(allTargets, rows, {
-        ...notSelected,
-        ...Object.fromEntries(Object.entries(unavailable).map(([k, v]) => [k, `could not start: ${v}`])),
-      }) + "\n",
-    );
+    const file = path.join(repo, "docs/conformance.md");
+    const notRun = {
+      ...notSelected,
+      ...Object.fromEntries(Object.entries(unavailable).map(([k, v]) => [k, `could not start: ${v}`])),
+    };
+    // Formatted as the repository's prettier would, so `npm run lint` accepts the committed file.
+    const md = renderReport(allTargets, rows, notRun);
+    writeFileSync(file, await format(md, { ...(await resolveConfig(file)), filepath: file }));
   }
   for (const t of targets.slice(1)) {
     const c = (k: string) => rows.filter((r) => r.verdicts[t.id]?.kind === k).length;

@@ -352,7 +352,12 @@ export class Engine {
         const s = this.images.summary(i);
         if (!refs) return { ...s, Containers: -1 };
         const digestMatches = (d: string) => refMatches(d.split("@")[0]);
-        return { ...s, RepoTags: s.RepoTags.filter(refMatches), RepoDigests: s.RepoDigests.filter(digestMatches), Containers: -1 };
+        return {
+          ...s,
+          RepoTags: s.RepoTags.filter(refMatches),
+          RepoDigests: s.RepoDigests.filter(digestMatches),
+          Containers: -1,
+        };
       });
   }
 

@@ -1,4 +1,5 @@
 // Whole flows through the SDKs (dockerode, @docker/node-sdk), as applications use them.
+import { execFile } from "node:child_process";
 import { Writable } from "node:stream";
 import { BUSYBOX as B } from "../../helpers.js";
 import { Filter } from "@docker/node-sdk";
@@ -113,6 +114,44 @@ export const sdk: Scenario[] = [
       t.record("stdout", o.text());
       t.record("stderr", er.text());
       t.record("exit", (await e.inspect()).ExitCode);
+    },
+  },
+  {
+    name: "docker-py run, logs, exit code, volume",
+    run: async (t) => {
+      // docker-py (Debian python3-docker), as a Python application would use it.
+      const script = `
+import json, os, sys, docker
+c = docker.DockerClient(base_url=os.environ["DOCKER_HOST"])
+name, vol, image = sys.argv[1], sys.argv[2], sys.argv[3]
+out = {}
+out["run"] = c.containers.run(image, ["sh", "-c", "echo py-out; echo py-err >&2"], network_mode="none", remove=True, stderr=True).decode()
+ctr = c.containers.run(image, ["sh", "-c", "echo x > /v/f; exit 3"], name=name, network_mode="none", detach=True, volumes={vol: {"bind": "/v", "mode": "rw"}})
+out["wait"] = ctr.wait()
+ctr.reload()
+out["status"] = ctr.status
+out["logs"] = ctr.logs().decode()
+out["volume"] = c.volumes.get(vol).attrs["Driver"]
+try:
+    c.containers.run(image, ["sh", "-c", "exit 5"], network_mode="none", remove=True)
+except docker.errors.ContainerError as e:
+    out["error"] = [e.exit_status, str(e.command)]
+try:
+    c.containers.get(name + "-missing")
+except docker.errors.NotFound as e:
+    out["missing"] = e.status_code
+ctr.remove(v=True)
+print(json.dumps(out, sort_keys=True))
+`;
+      const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+        execFile(
+          "python3",
+          ["-c", script, t.name("c"), t.name("v", "volume"), B],
+          { env: { ...process.env, DOCKER_HOST: t.host }, timeout: 60_000 },
+          (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+        ),
+      );
+      t.record("python", `exit=${r.code}\n${r.stdout}${r.code ? r.stderr.trim().split("\n").pop() : ""}`);
     },
   },
 ];
