@@ -169,7 +169,7 @@ export const attach: Scenario[] = [
     name: "attach to a running container",
     run: async (t) => {
       const c = t.name("c");
-      await t.ok(["run", "-d", "--name", c, ...NONE, B, "sh", "-c", "sleep 1; echo late; exit 3"]);
+      await t.ok(["run", "-d", "--name", c, ...NONE, B, "sh", "-c", "sleep 2; echo late; exit 3"]);
       await t.cli("attach", ["attach", c]);
     },
   },

@@ -125,7 +125,7 @@ import json, os, sys, docker
 c = docker.DockerClient(base_url=os.environ["DOCKER_HOST"])
 name, vol, image = sys.argv[1], sys.argv[2], sys.argv[3]
 out = {}
-out["run"] = c.containers.run(image, ["sh", "-c", "echo py-out; echo py-err >&2"], network_mode="none", remove=True, stderr=True).decode()
+out["run"] = c.containers.run(image, ["sh", "-c", "echo py-out; sleep 0.2; echo py-err >&2"], network_mode="none", remove=True, stderr=True).decode()
 ctr = c.containers.run(image, ["sh", "-c", "echo x > /v/f; exit 3"], name=name, network_mode="none", detach=True, volumes={vol: {"bind": "/v", "mode": "rw"}})
 out["wait"] = ctr.wait()
 ctr.reload()
