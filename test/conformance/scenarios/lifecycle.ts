@@ -82,9 +82,9 @@ export const lifecycle: Scenario[] = [
         B,
         "sh",
         "-c",
-        "trap 'exit 7' TERM; while true; do sleep 0.1; done",
+        "trap 'exit 7' TERM; echo ready; while true; do sleep 0.1; done",
       ]);
-      await sleep(300);
+      await t.until(async () => (await t.ok(["logs", c])).includes("ready"), "the trap to be set");
       await t.cli("stop", ["stop", "-t", "5", c]);
       await t.cli("inspect", ["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", c]);
     },
@@ -140,16 +140,17 @@ export const lifecycle: Scenario[] = [
       );
       await t.api("bad condition", "POST", `/containers/${created}/wait?condition=sideways`);
       const c = t.name("c");
-      await t.ok(["create", "--name", c, "--rm", ...NONE, B, "sh", "-c", "sleep 0.3; exit 4"]);
+      await t.ok(["create", "--name", c, "--rm", ...NONE, B, "sh", "-c", "sleep 1; exit 4"]);
+      // The waits must be registered before the container goes: generous pauses for a loaded machine.
       const removed = t.http("POST", `/containers/${c}/wait?condition=removed`);
-      await sleep(100);
+      await sleep(500);
       await t.ok(["start", c]);
       const r = await removed;
       t.recordAnswer("removed", r);
       const n = t.name("next");
       await t.ok(["run", "-d", "--name", n, ...NONE, B, "sleep", "60"]);
       const next = t.http("POST", `/containers/${n}/wait?condition=next-exit`);
-      await sleep(100);
+      await sleep(500);
       await t.ok(["kill", n]);
       const x = await next;
       t.recordAnswer("next-exit", x);

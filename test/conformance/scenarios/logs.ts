@@ -169,7 +169,8 @@ export const attach: Scenario[] = [
     name: "attach to a running container",
     run: async (t) => {
       const c = t.name("c");
-      await t.ok(["run", "-d", "--name", c, ...NONE, B, "sh", "-c", "sleep 2; echo late; exit 3"]);
+      // The output must come after the attach connects: 3 s leaves room on a loaded machine.
+      await t.ok(["run", "-d", "--name", c, ...NONE, B, "sh", "-c", "sleep 3; echo late; exit 3"]);
       await t.cli("attach", ["attach", c]);
     },
   },
