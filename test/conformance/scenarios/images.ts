@@ -15,8 +15,11 @@ async function loadedImage(t: Context, ref?: string, content = "one"): Promise<s
   ref ??= `${t.name("own", "image")}:v1`;
   const dir = t.tmp();
   mkdirSync(path.join(dir, "rootfs"));
-  // Fixed-size content (the label makes the image unique), so sizes compare across runs.
-  writeFileSync(path.join(dir, "rootfs/hello"), `conformance ${content}\n`);
+  // Content of its own (no layer shared with another scenario's image) and of a fixed size.
+  writeFileSync(
+    path.join(dir, "rootfs/hello"),
+    `${createHash("sha256").update(`${ref} ${content}`).digest("hex")}\n`,
+  );
   execFileSync("tar", [
     "-cf",
     path.join(dir, "layer.tar"),
@@ -211,7 +214,10 @@ export const images: Scenario[] = [
       const c = t.name("c");
       await t.ok(["create", "--name", c, ...NONE, ref]);
       const tar = await t.docker(["cp", `${c}:/hello`, "-"]);
-      t.record("file of the layer", `exit=${tar.code} ${tar.stdout.includes("conformance one\n")}`);
+      t.record(
+        "file of the layer",
+        `exit=${tar.code} ${tar.stdout.includes(`${createHash("sha256").update(`${ref} one`).digest("hex")}\n`)}`,
+      );
     },
   },
   {
