@@ -227,7 +227,12 @@ export const networks: Scenario[] = [
       await t.ok(["network", "create", "--label", `grp=${g}`, used]);
       const c = t.name("c");
       await t.ok(["create", "--name", c, "--network", used, B, "true"]);
-      await t.cli("prune", ["network", "prune", "-f", "--filter", `label=grp=${g}`]);
+      // dockerd lists the pruned networks in map order: compared as a set
+      const r = await t.docker(["network", "prune", "-f", "--filter", `label=grp=${g}`]);
+      t.record(
+        "prune",
+        `exit=${r.code}\n${r.stdout.split("\n").filter(Boolean).sort().join("\n")}\nstderr=${r.stderr}`,
+      );
       await t.cli("left", ["network", "ls", "--filter", `label=grp=${g}`, "--format", "{{.Name}}"]);
     },
   },
