@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every suite: start the test environment (registry with test images, reference Docker Engine),
-# then unit and integration tests, then the API coverage check. A missing dependency fails here; nothing is skipped.
+# then unit and integration tests, the API coverage check, and the conformance run.
+# A missing dependency fails here; nothing is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(bash scripts/test-env.sh)"
@@ -9,3 +10,7 @@ npm run test:unit
 npm run test:integration
 # every registered API route is exercised by a test, and docs/api-coverage.md is current
 npm run api-coverage -- --check
+# One scenario suite against the reference engine, Sockerless's docker backend in front of it and
+# the memory backend; fails on an unexplained or a no longer occurring difference
+# (test/conformance/known-differences.yaml) and regenerates docs/conformance.md.
+npm run conformance

@@ -455,7 +455,8 @@ export class ContainerManager {
           Source: v.Mountpoint,
           Destination: m.target,
           Driver: "local",
-          Mode: m.readOnly ? "ro" : "z",
+          // dockerd shows "z" for named volumes, nothing for anonymous ones.
+          Mode: m.readOnly ? "ro" : m.source ? "z" : "",
           RW: !m.readOnly,
           Propagation: "",
         });
@@ -956,7 +957,7 @@ export class ContainerManager {
     const other = this.find(full.slice(1));
     if (other && other.Name === full) {
       throw conflict(
-        `Conflict. The container name "${full}" is already in use by container "${other.Id}". You have to remove (or rename) that container to be able to reuse that name.`,
+        `Error when allocating new name: Conflict. The container name "${full}" is already in use by container "${other.Id}". You have to remove (or rename) that container to be able to reuse that name.`,
       );
     }
     const old = c.Name;
@@ -973,7 +974,9 @@ export class ContainerManager {
     const c = this.get(ref);
     if (body.RestartPolicy) {
       if (c.HostConfig.AutoRemove && body.RestartPolicy.Name && body.RestartPolicy.Name !== "no") {
-        throw badRequest("Restart policy cannot be updated because AutoRemove is enabled for the container");
+        throw badRequest(
+          `Cannot update container ${c.Id}: Restart policy cannot be updated because AutoRemove is enabled for the container`,
+        );
       }
       validateCreate({ Cmd: ["x"] }, { RestartPolicy: body.RestartPolicy });
     }

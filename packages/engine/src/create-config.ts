@@ -29,7 +29,11 @@ export function applyImageConfig(cfg: ContainerConfig, image: ImageRecord): Cont
   const out: ContainerConfig = { ...cfg };
   out.Env = mergeImageEnv(ic.Env, cfg.Env);
   // An explicit Entrypoint drops the image's Cmd; otherwise Cmd falls back to the image's.
-  if (!cfg.Entrypoint || cfg.Entrypoint.length === 0) {
+  // [""] (`--entrypoint ""`) resets the image's entrypoint and drops its Cmd too.
+  if (cfg.Entrypoint?.length === 1 && cfg.Entrypoint[0] === "") {
+    out.Entrypoint = null;
+    if (!cfg.Cmd) out.Cmd = null;
+  } else if (!cfg.Entrypoint || cfg.Entrypoint.length === 0) {
     out.Entrypoint = ic.Entrypoint ?? null;
     if (!cfg.Cmd || cfg.Cmd.length === 0) out.Cmd = ic.Cmd ?? null;
   } else if (!cfg.Cmd) {

@@ -326,10 +326,9 @@ export class Engine {
     if (dangling !== undefined)
       list = list.filter((i) => (i.repoTags.length === 0) === (dangling === "true" || dangling === "1"));
     const refs = filters.get("reference");
-    if (refs)
-      list = list.filter((i) =>
-        i.repoTags.some((t) => refs.some((r) => globMatch(r, t) || globMatch(r, t.replace(/:[^:/]+$/, "")))),
-      );
+    const refMatches = (t: string) =>
+      refs!.some((r) => globMatch(r, t) || globMatch(r, t.replace(/:[^:/]+$/, "")));
+    if (refs) list = list.filter((i) => i.repoTags.some(refMatches));
     list = list.filter((i) => matchLabels(i.config.Labels ?? {}, filters.get("label")));
     const before = filters.get("before")?.[0];
     if (before) {
@@ -345,11 +344,21 @@ export class Engine {
     }
     const until = filters.get("until")?.[0];
     if (until) list = list.filter((i) => Date.parse(i.created) < parseTimeArg(until));
-    const used = new Map<string, number>();
-    for (const c of this.containers.records.values()) used.set(c.Image, (used.get(c.Image) ?? 0) + 1);
+    // Like dockerd: a reference filter also narrows each image's RepoTags/RepoDigests to the matching ones,
+    // and Containers is -1 (not calculated) in this listing.
     return list
       .sort((a, b) => Date.parse(b.created) - Date.parse(a.created))
-      .map((i) => ({ ...this.images.summary(i), Containers: used.get(i.id) ?? -1 }));
+      .map((i) => {
+        const s = this.images.summary(i);
+        if (!refs) return { ...s, Containers: -1 };
+        const digestMatches = (d: string) => refMatches(d.split("@")[0]);
+        return {
+          ...s,
+          RepoTags: s.RepoTags.filter(refMatches),
+          RepoDigests: s.RepoDigests.filter(digestMatches),
+          Containers: -1,
+        };
+      });
   }
 
   private usersOf(imageId: string) {

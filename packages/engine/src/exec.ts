@@ -142,7 +142,7 @@ export class ExecManager {
         entrypoint: e.Cmd[0],
         privileged: e.Privileged,
         tty: e.Tty,
-        user: e.User,
+        ...(e.User ? { user: e.User } : {}), // omitted when empty, as dockerd does
       },
       Running: e.Running,
       Pid: e.Pid,

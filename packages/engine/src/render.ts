@@ -1,4 +1,4 @@
-import type { ContainerRecord, MountPoint, PortMap } from "./types.js";
+import type { ContainerRecord, HostConfig, MountPoint, PortMap } from "./types.js";
 import type { Network } from "./networks.js";
 
 /** go-units HumanDuration, which `docker ps` prints in Status. */
@@ -117,7 +117,8 @@ export function inspectContainer(
     ProcessLabel: "",
     AppArmorProfile: "",
     ExecIDs: null as string[] | null,
-    HostConfig: rest.HostConfig,
+    // dockerd always reports the log driver; clients read it (docker-py's run() does, to fetch logs).
+    HostConfig: { ...rest.HostConfig, LogConfig: logConfig(rest.HostConfig) },
     GraphDriver: { Data: null, Name: "sockerless" },
     ...(sizes ? { SizeRw: sizes.rw, SizeRootFs: sizes.rootFs } : {}),
     Mounts: rest.Mounts,
@@ -137,4 +138,10 @@ export function summarizeMounts(mounts: MountPoint[]) {
     RW: m.RW,
     Propagation: m.Propagation,
   }));
+}
+
+/** The container's log driver: Sockerless keeps its own framed log file, read like json-file. */
+function logConfig(h: HostConfig) {
+  const given = h.LogConfig as { Type?: string; Config?: Record<string, string> } | undefined;
+  return { Type: given?.Type || "json-file", Config: given?.Config ?? {} };
 }
