@@ -198,6 +198,23 @@ describe("docker backend: containers", () => {
       "echo from container > /b/c.txt",
     ]);
     assert.equal(readFileSync(path.join(dir, "c.txt"), "utf8"), "from container\n");
+    // --mount with a missing source is refused by the engine, as dockerd does; -v creates it
+    const missing = path.join(dir, "missing");
+    const r = await docker(d.host, ["create", "--mount", `type=bind,src=${missing},dst=/m`, BUSYBOX]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /invalid mount config for type "bind": bind source path does not exist/);
+    assert.equal(
+      await dockerOk(d.host, [
+        "run",
+        "--rm",
+        "--mount",
+        `type=bind,src=${dir},dst=/m,readonly`,
+        BUSYBOX,
+        "cat",
+        "/m/h.txt",
+      ]),
+      "from host\n",
+    );
   });
 });
 

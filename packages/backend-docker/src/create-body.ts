@@ -36,14 +36,20 @@ export function createBody(
   }
   const networks = Object.keys(c.Networks);
   const primary = networks[0];
-  const binds = c.Mounts.filter((m) => m.Type === "bind").map(
-    (m) => `${m.Source}:${m.Destination}${m.RW ? "" : ":ro"}`,
-  );
-  const mounts = c.Mounts.filter((m) => m.Type !== "bind").map((m) =>
-    m.Type === "volume"
-      ? { Type: "volume", Source: m.Name, Target: m.Destination, ReadOnly: !m.RW }
-      : { Type: "tmpfs", Target: m.Destination, ReadOnly: !m.RW },
-  );
+  // `--mount type=bind` goes to the engine as the user wrote it: the engine then refuses a missing
+  // source as dockerd does, where a `-v` bind (Binds) makes the engine create the directory.
+  const mountBinds = (c.HostConfig.Mounts ?? []).filter((m) => m.Type === "bind");
+  const binds = c.Mounts.filter(
+    (m) => m.Type === "bind" && !mountBinds.some((b) => b.Target === m.Destination),
+  ).map((m) => `${m.Source}:${m.Destination}${m.RW ? "" : ":ro"}`);
+  const mounts = [
+    ...mountBinds,
+    ...c.Mounts.filter((m) => m.Type !== "bind").map((m) =>
+      m.Type === "volume"
+        ? { Type: "volume", Source: m.Name, Target: m.Destination, ReadOnly: !m.RW }
+        : { Type: "tmpfs", Target: m.Destination, ReadOnly: !m.RW },
+    ),
+  ];
   // HostConfig.Tmpfs is carried by the tmpfs mounts the engine resolved; Mounts by `mounts`.
   const { Binds: _b, Mounts: _m, Tmpfs: _t, RestartPolicy: _r, AutoRemove: _a, ...host } = c.HostConfig;
   const { Healthcheck: _h, Volumes: _v, Labels: userLabels, ...cfg } = c.Config;
