@@ -216,6 +216,12 @@ describe("docker backend: containers", () => {
       "from host\n",
     );
   });
+  test("info carries the engine's containerd, runc and init commits", async () => {
+    const f = "{{json .ContainerdCommit}} {{json .RuncCommit}} {{json .InitCommit}}";
+    const ours = (await dockerOk(d.host, ["info", "-f", f])).trim();
+    assert.equal(ours, (await dockerOk(REF!, ["info", "-f", f])).trim());
+    assert.match(ours, /"ID":"[^"]+"/);
+  });
 });
 
 describe("docker backend: networks, volumes, images", () => {

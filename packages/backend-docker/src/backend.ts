@@ -504,6 +504,13 @@ export class DockerBackend implements Backend {
     });
   }
 
+  /** The engine's own components (and its generic resources): a real containerd, runc and init run ours. */
+  async info(): Promise<Record<string, unknown>> {
+    const i = await this.client.json<Record<string, unknown>>("GET", "/info");
+    const fields = ["ContainerdCommit", "RuncCommit", "InitCommit", "InitBinary", "GenericResources"];
+    return Object.fromEntries(fields.filter((f) => f in i).map((f) => [f, i[f]]));
+  }
+
   async observe(id: string): Promise<Observed> {
     const c = await this.client.json<EngineContainer>("GET", `/containers/${ref(id)}/json`);
     const endpoints: Observed["endpoints"] = {};

@@ -126,8 +126,10 @@ export class Engine {
     };
   }
 
-  info() {
+  async info() {
     const all = [...this.containers.records.values()];
+    // what the platform reports of itself (a real engine's component commits), asked first
+    const platform = (await this.backend.info?.()) ?? {};
     return {
       ID: "sockerless",
       Containers: all.length,
@@ -201,6 +203,7 @@ export class Engine {
       InitBinary: "",
       SecurityOptions: [] as string[],
       Warnings: this.opts.registry.insecureRegistries.length ? [] : null,
+      ...platform,
     };
   }
 

@@ -285,6 +285,8 @@ export interface Backend {
   unpause?(id: string): Promise<void>;
   /** Apply `docker update`'s resource limits (not the restart policy, which the engine owns). */
   update?(id: string, resources: Omit<HostConfig, "RestartPolicy">): Promise<void>;
+  /** Fields of /info the platform answers for itself (a Docker Engine: its containerd/runc/init commits). */
+  info?(): Promise<Record<string, unknown>>;
   /** The container's real process table, in the Docker API's shape. */
   top?(id: string, psArgs: string | undefined): Promise<{ Titles: string[]; Processes: string[][] }>;
   /**

@@ -57,7 +57,7 @@ export const systemRoutes: Route[] = [
   ["GET", "/_ping", ping],
   ["HEAD", "/_ping", ping],
   ["GET", "/version", (ctx) => ctx.send(200, ctx.engine.version())],
-  ["GET", "/info", (ctx) => ctx.send(200, ctx.engine.info())],
+  ["GET", "/info", async (ctx) => ctx.send(200, await ctx.engine.info())],
   ["GET", "/events", events],
   [
     "GET",
