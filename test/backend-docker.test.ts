@@ -270,7 +270,20 @@ describe("docker backend: networks, volumes, images", () => {
       ])
     ).trim();
     assert.equal(ip, await onEngine(`${P}-srv`, `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`));
-    await dockerOk(d.host, ["rm", "-f", `${P}-srv`]);
+    // the container's own name resolves too, and after a rename only the new one
+    const resolves = async (who: string) =>
+      (await docker(d.host, ["run", "--rm", "--network", net, BUSYBOX, "nslookup", who])).code === 0;
+    assert.ok(await resolves(`${P}-srv`));
+    await dockerOk(d.host, ["rename", `${P}-srv`, `${P}-srv2`]);
+    assert.ok(await resolves(`${P}-srv2`));
+    assert.ok(!(await resolves(`${P}-srv`)));
+    assert.ok(await resolves(`${P}-web`));
+    const addr = `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`;
+    assert.equal(
+      (await dockerOk(d.host, ["inspect", "-f", addr, `${P}-srv2`])).trim(),
+      await onEngine(`${P}-srv2`, addr),
+    );
+    await dockerOk(d.host, ["rm", "-f", `${P}-srv2`]);
     await dockerOk(d.host, ["network", "rm", net]);
     assert.notEqual((await docker(REF!, ["network", "inspect", net])).code, 0);
   });

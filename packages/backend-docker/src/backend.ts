@@ -7,6 +7,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { Demuxer, DockerError, log } from "@sockerless/api";
 import type {
   Backend,
+  ContainerRecord,
   ContainerStats,
   EndpointSettings,
   ExecSpec,
@@ -502,6 +503,36 @@ export class DockerBackend implements Backend {
     await this.client.json("POST", `/containers/${ref(id)}/unpause`).catch((e) => {
       throw this.named(e, id);
     });
+  }
+
+  /**
+   * A rename changes the name the container answers to on its user networks; the engine cannot
+   * change an endpoint's aliases, so each such endpoint is made again with the new ones. A running
+   * container asks for the address it has, which the engine grants on a network with a subnet the
+   * user chose.
+   */
+  async recordChanged(rec: ContainerRecord): Promise<void> {
+    for (const [name, ep] of Object.entries(rec.Networks)) {
+      if (!ep.DNSNames) continue; // the default bridge, host and none have no DNS of names
+      const network = { Name: name } as Network;
+      await this.networks.disconnect(rec.Id, network, true);
+      const pinned = rec.State.Running && ep.IPAddress && !ep.IPAMConfig?.IPv4Address;
+      try {
+        await this.networks.connect(
+          rec.Id,
+          network,
+          pinned ? { ...ep, IPAMConfig: { ...ep.IPAMConfig, IPv4Address: ep.IPAddress } } : ep,
+        );
+      } catch (e) {
+        if (!(pinned && e instanceof DockerError && /user specified IP address/i.test(e.message))) throw e;
+        await this.networks.connect(rec.Id, network, ep);
+      }
+    }
+    if (rec.State.Running) {
+      // the address may be new: ours shows the engine's
+      const seen = await this.observe(rec.Id);
+      for (const [name, o] of Object.entries(seen.endpoints)) Object.assign(rec.Networks[name] ?? {}, o);
+    }
   }
 
   /** The engine's own components (and its generic resources): a real containerd, runc and init run ours. */

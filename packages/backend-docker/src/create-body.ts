@@ -5,10 +5,14 @@ import type { ContainerRecord, EndpointSettings } from "@sockerless/engine";
 export const LABEL_ID = "sockerless.id";
 export const LABEL_DAEMON = "sockerless.daemon";
 
-/** What the engine's POST /networks/{id}/connect and create's EndpointsConfig take from ours. */
+/**
+ * What the engine's POST /networks/{id}/connect and create's EndpointsConfig take from ours. On a
+ * user network the container answers to its Sockerless name and short id besides its aliases
+ * (DNSNames); the engine knows it as sockerless-<id>, so they all go as aliases to its DNS.
+ */
 export function endpointConfig(ep: EndpointSettings) {
   return {
-    Aliases: ep.Aliases ?? undefined,
+    Aliases: ep.DNSNames ?? ep.Aliases ?? undefined,
     Links: ep.Links ?? undefined,
     IPAMConfig: ep.IPAMConfig ?? undefined,
     DriverOpts: ep.DriverOpts ?? undefined,
