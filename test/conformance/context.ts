@@ -214,6 +214,11 @@ export class Context {
 export interface Scenario {
   /** Unique and stable: known-differences.yaml refers to it. */
   name: string;
+  /**
+   * Something fixed the scenario takes on the shared reference engine (a subnet), which the
+   * engine and docker targets must not hold at once: runs with the same key take turns.
+   */
+  exclusive?: string;
   run(t: Context): Promise<void>;
 }
 

@@ -45,8 +45,19 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   ]);
 }
 
+/** The last run holding each `exclusive` key; the next one waits for it (cleanup included). */
+const turns = new Map<string, Promise<unknown>>();
+
 /** One scenario on one target: its transcript; an exception becomes the last step. */
 async function runScenario(host: string, prefix: string, s: Scenario): Promise<Transcript> {
+  if (!s.exclusive) return runAlone(host, prefix, s);
+  const before = turns.get(s.exclusive) ?? Promise.resolve();
+  const mine = before.then(() => runAlone(host, prefix, s));
+  turns.set(s.exclusive, mine);
+  return mine;
+}
+
+async function runAlone(host: string, prefix: string, s: Scenario): Promise<Transcript> {
   const t = new Context(host, prefix);
   try {
     await withTimeout(s.run(t), SCENARIO_TIMEOUT_MS, s.name);

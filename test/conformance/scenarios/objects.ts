@@ -97,6 +97,7 @@ export const volumes: Scenario[] = [
 export const networks: Scenario[] = [
   {
     name: "network create and inspect",
+    exclusive: "subnet 10.213.7.0/24",
     run: async (t) => {
       const n = t.name("n", "network");
       await t.ok([
@@ -134,6 +135,7 @@ export const networks: Scenario[] = [
   },
   {
     name: "network connect and disconnect",
+    exclusive: "subnet 10.213.9.0/24",
     run: async (t) => {
       const n = t.name("n", "network");
       await t.ok(["network", "create", "--subnet", "10.213.9.0/24", n]);
