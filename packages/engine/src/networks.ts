@@ -51,6 +51,15 @@ function parseCidr(cidr: string): { base: number; bits: number } {
   return { base: (ipToInt(m[1]) & mask) >>> 0, bits };
 }
 
+/** A network's requested subnet, refused with dockerd's wording. */
+function parseSubnet(cidr: string): { base: number; bits: number } {
+  try {
+    return parseCidr(cidr);
+  } catch (e) {
+    throw badRequest(`Invalid subnet ${cidr} : ${(e as Error).message}`);
+  }
+}
+
 /** Networks with a real IPAM: each user network gets its own subnet; addresses are unique per network. */
 export class NetworkStore {
   private networks = new Map<string, Network>();
@@ -152,7 +161,7 @@ export class NetworkStore {
     if (config.length === 0 && !this.hooks) config.push({ Subnet: this.nextFreeSubnet() });
     for (const c of config) {
       if (!c.Subnet) throw badRequest("ipam config: subnet is required");
-      const { base, bits } = parseCidr(c.Subnet);
+      const { base, bits } = parseSubnet(c.Subnet);
       for (const other of this.all()) {
         for (const oc of other.IPAM.Config) {
           if (oc.Subnet && overlaps(c.Subnet, oc.Subnet)) {
