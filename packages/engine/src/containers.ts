@@ -610,7 +610,7 @@ export class ContainerManager {
       Status: statusText(c),
       HostConfig: { NetworkMode: c.HostConfig.NetworkMode ?? "bridge" },
       NetworkSettings: { Networks: ns.Networks },
-      Mounts: summarizeMounts(c.Mounts),
+      Mounts: summarizeMounts(c),
     };
   }
 
