@@ -15,7 +15,7 @@ import type { ImageStore } from "@sockerless/images";
 import { applyImageConfig, validateCreate, wantedMounts } from "./create-config.js";
 import type { EventBus } from "./events.js";
 import { formatNs, LogFile, type LogQuery, type LogRecord, nowNs, selectRecords } from "./logs.js";
-import type { NetworkStore } from "./networks.js";
+import { type NetworkStore, PREDEFINED } from "./networks.js";
 import { inspectContainer, networkSettings, statusText, summarizeMounts } from "./render.js";
 import { RecordFile } from "./record-file.js";
 import { Runtime, type OutputListener } from "./runtime.js";
@@ -500,6 +500,15 @@ export class ContainerManager {
     c.Networks[n.Name] = settings;
   }
 
+  /** Up to API 1.44 dockerd adds the short id to the Aliases of a user-defined network once the endpoint is joined. */
+  private joinAliases(c: ContainerRecord, only?: string): void {
+    const short = c.Id.slice(0, 12);
+    for (const [name, ep] of Object.entries(c.Networks)) {
+      if (PREDEFINED.includes(name) || (only && name !== only)) continue;
+      if (!ep.Aliases?.includes(short)) ep.Aliases = [...(ep.Aliases ?? []), short];
+    }
+  }
+
   // ---------------------------------------------------------------- list / inspect
 
   private imageSize(id: string): number {
@@ -726,6 +735,7 @@ export class ContainerManager {
       StartedAt: nowIso(),
     });
     c.ManuallyStopped = false;
+    this.joinAliases(c);
     if (isRestart) c.RestartCount++;
     if (c.Config.Healthcheck?.Test?.length && c.Config.Healthcheck.Test[0] !== "NONE") {
       c.State.Health = { Status: "starting", FailingStreak: 0, Log: [] };
@@ -1220,6 +1230,7 @@ export class ContainerManager {
       delete c.Networks[n.Name];
       throw e;
     }
+    if (c.State.Running) this.joinAliases(c, n.Name);
     if (c.State.Running && this.backend.observe) await this.applyObserved(c);
     await this.save(c);
     if (c.State.Running) await this.refreshPeerHosts(c, [n.Name]);
