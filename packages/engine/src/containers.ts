@@ -7,6 +7,7 @@ import {
   DockerError,
   noSuchContainer,
   noSuchImage,
+  notFound,
   notImplemented,
   notModified,
   log,
@@ -705,6 +706,8 @@ export class ContainerManager {
       clearTimeout(rt.restartTimer);
       rt.restartTimer = undefined;
     }
+    for (const [name, ep] of Object.entries(c.Networks))
+      if (ep.NetworkID && !this.networks.find(ep.NetworkID)) throw notFound(`network ${name} not found`);
     let proc;
     try {
       proc = await this.backend.start(this.runSpec(c));

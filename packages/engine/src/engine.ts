@@ -74,6 +74,10 @@ export class Engine {
         }
         return out;
       },
+      (netId) =>
+        [...this.containers.records.values()].filter(
+          (c) => c.State.Running && Object.values(c.Networks).some((ep) => ep.NetworkID === netId),
+        ).length,
       opts.backend.networks,
     );
     this.containers.volumes = this.volumes;

@@ -70,6 +70,8 @@ export class NetworkStore {
     private readonly events: EventBus,
     /** container id -> IPv4 address in use, for one network */
     private readonly addressesIn: (networkId: string) => Map<string, string>,
+    /** how many running containers have an endpoint on the network (dockerd's "in use" for prune) */
+    private readonly runningIn: (networkId: string) => number,
     /** the platform's own networks, when the backend mirrors them */
     private readonly hooks?: NetworkHooks,
   ) {
@@ -228,7 +230,8 @@ export class NetworkStore {
     const n = this.get(ref);
     if (PREDEFINED.includes(n.Name))
       throw forbidden(`${n.Name} is a pre-defined network and cannot be removed`);
-    if (this.addressesIn(n.Id).size > 0) {
+    // a created-not-started container has no endpoint yet on dockerd: it does not keep the network
+    if (this.runningIn(n.Id) > 0) {
       throw forbidden(`error while removing network: network ${n.Name} id ${n.Id} has active endpoints`);
     }
     await this.hooks?.remove(n);
@@ -263,7 +266,7 @@ export class NetworkStore {
     const cutoff = until ? parseTimeArg(until) : undefined;
     const deleted: string[] = [];
     for (const n of this.all()) {
-      if (PREDEFINED.includes(n.Name) || this.addressesIn(n.Id).size > 0) continue;
+      if (PREDEFINED.includes(n.Name) || this.runningIn(n.Id) > 0) continue;
       if (cutoff !== undefined && Date.parse(n.Created) >= cutoff) continue;
       if (!matchLabels(n.Labels, filters.get("label"))) continue;
       const not = filters.get("label!");
