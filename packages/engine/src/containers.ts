@@ -253,6 +253,9 @@ export class ContainerManager {
   async create(name: string | undefined, req: CreateRequest): Promise<{ Id: string; Warnings: string[] }> {
     if (req === null || typeof req !== "object" || Array.isArray(req))
       throw badRequest("config cannot be empty in order to create a container");
+    // dockerd decodes the container config from the body's top-level fields: with none of them, it has none
+    if (Object.keys(req).every((k) => k === "HostConfig" || k === "NetworkingConfig"))
+      throw badRequest("Config cannot be empty in order to create a container");
     if (!req.Image) throw badRequest("No image specified");
     const host: HostConfig = { ...(req.HostConfig ?? {}) };
     const fullName = name ? validateName(name) : undefined;
