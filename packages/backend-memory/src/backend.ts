@@ -146,6 +146,7 @@ export class MemoryBackend implements Backend {
         containerPath: m.containerPath,
         readOnly: m.readOnly,
       })),
+      readOnlyRootfs: spec.container?.HostConfig.ReadonlyRootfs === true,
       argv: spec.argv,
       env: spec.env,
       cwd: spec.cwd,

@@ -386,7 +386,10 @@ class Sandbox implements SandboxProcess {
       hostname: spec.hostname,
       maxMemory: spec.limits?.memoryBytes ?? DEFAULT_MAX_MEMORY,
       maxOutputBytes: this.outputCap,
-      mounts: [{ containerPath: "/", hostPath: spec.rootfs, readOnly: false }, ...(spec.mounts ?? [])],
+      mounts: [
+        { containerPath: "/", hostPath: spec.rootfs, readOnly: !!spec.readOnlyRootfs },
+        ...(spec.mounts ?? []),
+      ],
       builtins: {
         ...makeBuiltins(host),
         __sx_stdin: () => this.lines.join(""),
