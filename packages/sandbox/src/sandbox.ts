@@ -359,7 +359,8 @@ class Sandbox implements SandboxProcess {
     const user = resolveUser(spec);
     this.user = user;
     // runc's exec writes this failure into the exec's own output (stdout, a terminal's CRLF)
-    if (user.error && !spec.isInit) return this.fail({ ...user.error, message: user.error.message + "\r\n" }, "stdout");
+    if (user.error && !spec.isInit)
+      return this.fail({ ...user.error, message: user.error.message + "\r\n" }, "stdout");
     if (user.error) return this.fail(user.error);
     const res = resolveCommand(spec);
     if (res.error) return this.fail(res.error);
