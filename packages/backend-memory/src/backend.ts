@@ -3,14 +3,14 @@ import path from "node:path";
 import { badRequest } from "@sockerless/api";
 import type { Backend, ExecSpec, RunningProcess, RunSpec } from "@sockerless/engine";
 import type { ImageStore } from "@sockerless/images";
-import { resolveCommand, spawnSandbox, type SandboxSpec } from "@sockerless/sandbox";
+import { resolveCommand, resolveUser, spawnSandbox, type SandboxSpec } from "@sockerless/sandbox";
 import { exportTar, getArchive, putArchive, statPath, type FsView } from "./archive.js";
 import { diffTrees } from "./changes.js";
 import { layerTar } from "./layer.js";
 import { RootfsPool } from "./rootfs-pool.js";
 
 /** Files the daemon manages in every container; not reported by `docker diff`. */
-const MANAGED = new Set(["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"]);
+const MANAGED = new Set(["/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/.dockerenv"]);
 
 export interface MemoryBackendOptions {
   dataRoot: string;
@@ -131,6 +131,8 @@ export class MemoryBackend implements Backend {
     await replace("hosts", hosts);
     await replace("hostname", spec.hostname + "\n");
     await replace("resolv.conf", "# the memory backend has no network\n");
+    // dockerd puts an empty /.dockerenv in every container; programs test for it to know they run in one
+    await fs.writeFile(path.join(this.rootfs(spec.id), ".dockerenv"), "", { flag: "a" });
     this.managed.set(spec.id, key);
   }
 
@@ -146,6 +148,7 @@ export class MemoryBackend implements Backend {
         containerPath: m.containerPath,
         readOnly: m.readOnly,
       })),
+      readOnlyRootfs: spec.container?.HostConfig.ReadonlyRootfs === true,
       argv: spec.argv,
       env: spec.env,
       cwd: spec.cwd,
@@ -169,6 +172,9 @@ export class MemoryBackend implements Backend {
   async start(spec: RunSpec): Promise<RunningProcess> {
     await this.prepare(spec);
     const sspec = this.sandboxSpec(spec, {});
+    // an unknown user fails the start itself, with dockerd's bare message (docker run exits 125)
+    const userError = resolveUser(sspec).error;
+    if (userError) throw badRequest(userError.message);
     const cmd = resolveCommand(sspec);
     if (cmd.error) {
       // dockerd's wording, so clients map it to exit code 127 (not found) or 126 (cannot execute)

@@ -7,6 +7,7 @@ import {
   DockerError,
   noSuchContainer,
   noSuchImage,
+  notFound,
   notImplemented,
   notModified,
   log,
@@ -15,7 +16,7 @@ import type { ImageStore } from "@sockerless/images";
 import { applyImageConfig, validateCreate, wantedMounts } from "./create-config.js";
 import type { EventBus } from "./events.js";
 import { formatNs, LogFile, type LogQuery, type LogRecord, nowNs, selectRecords } from "./logs.js";
-import type { NetworkStore } from "./networks.js";
+import { type NetworkStore, PREDEFINED } from "./networks.js";
 import { inspectContainer, networkSettings, statusText, summarizeMounts } from "./render.js";
 import { RecordFile } from "./record-file.js";
 import { Runtime, type OutputListener } from "./runtime.js";
@@ -252,6 +253,9 @@ export class ContainerManager {
   async create(name: string | undefined, req: CreateRequest): Promise<{ Id: string; Warnings: string[] }> {
     if (req === null || typeof req !== "object" || Array.isArray(req))
       throw badRequest("config cannot be empty in order to create a container");
+    // dockerd decodes the container config from the body's top-level fields: with none of them, it has none
+    if (Object.keys(req).every((k) => k === "HostConfig" || k === "NetworkingConfig"))
+      throw badRequest("Config cannot be empty in order to create a container");
     if (!req.Image) throw badRequest("No image specified");
     const host: HostConfig = { ...(req.HostConfig ?? {}) };
     const fullName = name ? validateName(name) : undefined;
@@ -500,6 +504,15 @@ export class ContainerManager {
     c.Networks[n.Name] = settings;
   }
 
+  /** Up to API 1.44 dockerd adds the short id to the Aliases of a user-defined network once the endpoint is joined. */
+  private joinAliases(c: ContainerRecord, only?: string): void {
+    const short = c.Id.slice(0, 12);
+    for (const [name, ep] of Object.entries(c.Networks)) {
+      if (PREDEFINED.includes(name) || (only && name !== only)) continue;
+      if (!ep.Aliases?.includes(short)) ep.Aliases = [...(ep.Aliases ?? []), short];
+    }
+  }
+
   // ---------------------------------------------------------------- list / inspect
 
   private imageSize(id: string): number {
@@ -610,7 +623,7 @@ export class ContainerManager {
       Status: statusText(c),
       HostConfig: { NetworkMode: c.HostConfig.NetworkMode ?? "bridge" },
       NetworkSettings: { Networks: ns.Networks },
-      Mounts: summarizeMounts(c.Mounts),
+      Mounts: summarizeMounts(c),
     };
   }
 
@@ -696,6 +709,8 @@ export class ContainerManager {
       clearTimeout(rt.restartTimer);
       rt.restartTimer = undefined;
     }
+    for (const [name, ep] of Object.entries(c.Networks))
+      if (ep.NetworkID && !this.networks.find(ep.NetworkID)) throw notFound(`network ${name} not found`);
     let proc;
     try {
       proc = await this.backend.start(this.runSpec(c));
@@ -726,6 +741,7 @@ export class ContainerManager {
       StartedAt: nowIso(),
     });
     c.ManuallyStopped = false;
+    this.joinAliases(c);
     if (isRestart) c.RestartCount++;
     if (c.Config.Healthcheck?.Test?.length && c.Config.Healthcheck.Test[0] !== "NONE") {
       c.State.Health = { Status: "starting", FailingStreak: 0, Log: [] };
@@ -1220,6 +1236,7 @@ export class ContainerManager {
       delete c.Networks[n.Name];
       throw e;
     }
+    if (c.State.Running) this.joinAliases(c, n.Name);
     if (c.State.Running && this.backend.observe) await this.applyObserved(c);
     await this.save(c);
     if (c.State.Running) await this.refreshPeerHosts(c, [n.Name]);

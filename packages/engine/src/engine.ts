@@ -74,6 +74,10 @@ export class Engine {
         }
         return out;
       },
+      (netId) =>
+        [...this.containers.records.values()].filter(
+          (c) => c.State.Running && Object.values(c.Networks).some((ep) => ep.NetworkID === netId),
+        ).length,
       opts.backend.networks,
     );
     this.containers.volumes = this.volumes;
@@ -397,7 +401,7 @@ export class Engine {
         );
       }
     }
-    const out = await this.images.remove(ref, { force });
+    const out = await this.images.remove(ref, { force, keepLayers: users.length > 0 });
     for (const r of out) {
       if (r.Untagged) this.events.emit("image", "untag", img.id, { name: r.Untagged });
       if (r.Deleted) this.events.emit("image", "delete", img.id, { name: img.id });

@@ -51,6 +51,15 @@ function parseCidr(cidr: string): { base: number; bits: number } {
   return { base: (ipToInt(m[1]) & mask) >>> 0, bits };
 }
 
+/** A network's requested subnet, refused with dockerd's wording. */
+function parseSubnet(cidr: string): { base: number; bits: number } {
+  try {
+    return parseCidr(cidr);
+  } catch (e) {
+    throw badRequest(`Invalid subnet ${cidr} : ${(e as Error).message}`);
+  }
+}
+
 /** Networks with a real IPAM: each user network gets its own subnet; addresses are unique per network. */
 export class NetworkStore {
   private networks = new Map<string, Network>();
@@ -61,6 +70,8 @@ export class NetworkStore {
     private readonly events: EventBus,
     /** container id -> IPv4 address in use, for one network */
     private readonly addressesIn: (networkId: string) => Map<string, string>,
+    /** how many running containers have an endpoint on the network (dockerd's "in use" for prune) */
+    private readonly runningIn: (networkId: string) => number,
     /** the platform's own networks, when the backend mirrors them */
     private readonly hooks?: NetworkHooks,
   ) {
@@ -152,7 +163,7 @@ export class NetworkStore {
     if (config.length === 0 && !this.hooks) config.push({ Subnet: this.nextFreeSubnet() });
     for (const c of config) {
       if (!c.Subnet) throw badRequest("ipam config: subnet is required");
-      const { base, bits } = parseCidr(c.Subnet);
+      const { base, bits } = parseSubnet(c.Subnet);
       for (const other of this.all()) {
         for (const oc of other.IPAM.Config) {
           if (oc.Subnet && overlaps(c.Subnet, oc.Subnet)) {
@@ -219,7 +230,8 @@ export class NetworkStore {
     const n = this.get(ref);
     if (PREDEFINED.includes(n.Name))
       throw forbidden(`${n.Name} is a pre-defined network and cannot be removed`);
-    if (this.addressesIn(n.Id).size > 0) {
+    // a created-not-started container has no endpoint yet on dockerd: it does not keep the network
+    if (this.runningIn(n.Id) > 0) {
       throw forbidden(`error while removing network: network ${n.Name} id ${n.Id} has active endpoints`);
     }
     await this.hooks?.remove(n);
@@ -254,7 +266,7 @@ export class NetworkStore {
     const cutoff = until ? parseTimeArg(until) : undefined;
     const deleted: string[] = [];
     for (const n of this.all()) {
-      if (PREDEFINED.includes(n.Name) || this.addressesIn(n.Id).size > 0) continue;
+      if (PREDEFINED.includes(n.Name) || this.runningIn(n.Id) > 0) continue;
       if (cutoff !== undefined && Date.parse(n.Created) >= cutoff) continue;
       if (!matchLabels(n.Labels, filters.get("label"))) continue;
       const not = filters.get("label!");

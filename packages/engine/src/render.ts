@@ -1,3 +1,4 @@
+import path from "node:path";
 import type { ContainerRecord, HostConfig, MountPoint, PortMap } from "./types.js";
 import type { Network } from "./networks.js";
 
@@ -121,14 +122,20 @@ export function inspectContainer(
     HostConfig: { ...rest.HostConfig, LogConfig: logConfig(rest.HostConfig) },
     GraphDriver: { Data: null, Name: "sockerless" },
     ...(sizes ? { SizeRw: sizes.rw, SizeRootFs: sizes.rootFs } : {}),
-    Mounts: rest.Mounts,
+    Mounts: visibleMounts(c),
     Config: rest.Config,
     NetworkSettings: networkSettings(c, networks),
   };
 }
 
-export function summarizeMounts(mounts: MountPoint[]) {
-  return mounts.map((m) => ({
+/** dockerd lists binds, volumes and --mount tmpfs mounts, but not the --tmpfs ones (HostConfig.Tmpfs). */
+export function visibleMounts(c: ContainerRecord): MountPoint[] {
+  const tmpfs = new Set(Object.keys(c.HostConfig.Tmpfs ?? {}).map((t) => path.posix.normalize(t)));
+  return c.Mounts.filter((m) => m.Type !== "tmpfs" || !tmpfs.has(m.Destination));
+}
+
+export function summarizeMounts(c: ContainerRecord) {
+  return visibleMounts(c).map((m) => ({
     Type: m.Type,
     ...(m.Name ? { Name: m.Name } : {}),
     Source: m.Source,

@@ -76,7 +76,11 @@ export class VolumeStore {
     if (driver !== "local")
       throw badRequest(`error looking up volume plugin ${driver}: plugin "${driver}" not found`);
     const existing = this.volumes.get(name);
-    if (existing) return existing; // idempotent, as dockerd
+    if (existing) {
+      // idempotent, and dockerd announces the lookup again (a container's mount of it too)
+      this.events.emit("volume", "create", name, { driver: "local" });
+      return existing;
+    }
     const dir = path.join(this.root, "volumes", name, "_data");
     if (!this.hooks) await fs.mkdir(dir, { recursive: true });
     const v: Volume = {

@@ -347,8 +347,14 @@ export class ImageStore implements PullStore, CreateStore {
     });
   }
 
-  /** dockerd's image delete (without the container-in-use checks, which the caller does). */
-  remove(refOrId: string, opts: { force?: boolean } = {}): Promise<ImageDeleteResponseItem[]> {
+  /**
+   * dockerd's image delete (without the container-in-use checks, which the caller does).
+   * `keepLayers`: a container still uses the image, so only the image record goes; its layers stay.
+   */
+  remove(
+    refOrId: string,
+    opts: { force?: boolean; keepLayers?: boolean } = {},
+  ): Promise<ImageDeleteResponseItem[]> {
     return this.locked(async () => {
       const rec = this.mustResolve(refOrId);
       const out: ImageDeleteResponseItem[] = [];
@@ -378,13 +384,13 @@ export class ImageStore implements PullStore, CreateStore {
           );
         }
       }
-      out.push(...(await this.deleteImage(rec)));
+      out.push(...(await this.deleteImage(rec, opts.keepLayers)));
       return out;
     });
   }
 
   /** Untags everything and deletes the image, its unshared blobs and its rootfs. Call locked. */
-  private async deleteImage(rec: ImageRecord): Promise<ImageDeleteResponseItem[]> {
+  private async deleteImage(rec: ImageRecord, keepLayers = false): Promise<ImageDeleteResponseItem[]> {
     const out: ImageDeleteResponseItem[] = [];
     for (const r of [...rec.repoTags, ...rec.repoDigests].sort(byQualifiedName)) out.push({ Untagged: r });
     rec.repoTags = [];
@@ -392,6 +398,8 @@ export class ImageStore implements PullStore, CreateStore {
     this.images.delete(rec.id);
     await this.save();
     out.push({ Deleted: rec.id });
+    // the container's own layer stack still stands on the image's layers (and its rootfs, for diff)
+    if (keepLayers) return out;
     const otherChains = new Set<string>();
     const otherBlobs = new Set<string>();
     for (const o of this.images.values()) {

@@ -79,8 +79,8 @@ export function parseEnv(env: string[]): Map<string, string> {
   return m;
 }
 
-export function specView(spec: Pick<SandboxSpec, "rootfs" | "mounts">): FsView {
-  return makeView(spec.rootfs, spec.mounts ?? []);
+export function specView(spec: Pick<SandboxSpec, "rootfs" | "mounts" | "readOnlyRootfs">): FsView {
+  return makeView(spec.rootfs, spec.mounts ?? [], spec.readOnlyRootfs);
 }
 
 function isExecutableFile(r: Resolved | undefined): r is Resolved {

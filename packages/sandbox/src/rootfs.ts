@@ -11,13 +11,15 @@ export interface FsView {
   rootfs: string;
   /** Sorted by containerPath length, longest first. */
   mounts: SandboxMount[];
+  /** The rootfs itself refuses writes (docker run --read-only). */
+  readOnlyRoot?: boolean;
 }
 
-export function makeView(rootfs: string, mounts: SandboxMount[]): FsView {
+export function makeView(rootfs: string, mounts: SandboxMount[], readOnlyRoot = false): FsView {
   const sorted = mounts
     .map((m) => ({ ...m, containerPath: normalizePath(m.containerPath) }))
     .sort((a, b) => b.containerPath.length - a.containerPath.length);
-  return { rootfs, mounts: sorted };
+  return { rootfs, mounts: sorted, readOnlyRoot };
 }
 
 /** Normalize an absolute container path ("/a/./b/../c/" → "/a/c"). Relative paths are taken from "/". */
@@ -35,7 +37,10 @@ export function hostPathFor(view: FsView, cpath: string): { host: string; readOn
       return { host: rel ? path.join(m.hostPath, rel) : m.hostPath, readOnly: m.readOnly };
     }
   }
-  return { host: cpath === "/" ? view.rootfs : path.join(view.rootfs, cpath.slice(1)), readOnly: false };
+  return {
+    host: cpath === "/" ? view.rootfs : path.join(view.rootfs, cpath.slice(1)),
+    readOnly: !!view.readOnlyRoot,
+  };
 }
 
 function lstat(p: string): fs.Stats | undefined {

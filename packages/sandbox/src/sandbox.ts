@@ -265,9 +265,9 @@ class Sandbox implements SandboxProcess {
     if (!this.running) this.bash = undefined;
   }
 
-  private fail(err: StartError): void {
+  private fail(err: StartError, stream: OutputStream = "stderr"): void {
     if (this.done) return;
-    this.emit("stderr", err.message.endsWith("\n") ? err.message : err.message + "\n");
+    this.emit(stream, err.message.endsWith("\n") ? err.message : err.message + "\n");
     this.finish(err.exitCode);
   }
 
@@ -358,6 +358,9 @@ class Sandbox implements SandboxProcess {
     const view = specView(spec);
     const user = resolveUser(spec);
     this.user = user;
+    // runc's exec writes this failure into the exec's own output (stdout, a terminal's CRLF)
+    if (user.error && !spec.isInit)
+      return this.fail({ ...user.error, message: user.error.message + "\r\n" }, "stdout");
     if (user.error) return this.fail(user.error);
     const res = resolveCommand(spec);
     if (res.error) return this.fail(res.error);
@@ -386,7 +389,10 @@ class Sandbox implements SandboxProcess {
       hostname: spec.hostname,
       maxMemory: spec.limits?.memoryBytes ?? DEFAULT_MAX_MEMORY,
       maxOutputBytes: this.outputCap,
-      mounts: [{ containerPath: "/", hostPath: spec.rootfs, readOnly: false }, ...(spec.mounts ?? [])],
+      mounts: [
+        { containerPath: "/", hostPath: spec.rootfs, readOnly: !!spec.readOnlyRootfs },
+        ...(spec.mounts ?? []),
+      ],
       builtins: {
         ...makeBuiltins(host),
         __sx_stdin: () => this.lines.join(""),

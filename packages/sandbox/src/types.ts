@@ -8,6 +8,8 @@ export interface SandboxSpec {
   /** Host directory that becomes "/" inside the sandbox (the container's merged filesystem). */
   rootfs: string;
   mounts: SandboxMount[];
+  /** "/" refuses writes (docker run --read-only); mounts keep their own mode. */
+  readOnlyRootfs?: boolean;
   /** Full command line: entrypoint + cmd, already resolved by the engine. */
   argv: string[];
   env: string[]; // "K=V"

@@ -43,7 +43,12 @@ export const volumeRoutes: Route[] = [
   ],
 ];
 
-function strip<T extends { Anonymous?: boolean }>(v: T) {
+/** The API's view of a volume: dockerd 20.10 shows absent labels and options as null, not {}. */
+function strip<T extends { Anonymous?: boolean; Labels: object; Options: object }>(v: T) {
   const { Anonymous: _a, ...rest } = v;
-  return rest;
+  return {
+    ...rest,
+    Labels: Object.keys(v.Labels).length ? v.Labels : null,
+    Options: Object.keys(v.Options).length ? v.Options : null,
+  };
 }
