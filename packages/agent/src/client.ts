@@ -262,11 +262,16 @@ export class Session implements AgentSession {
     });
     link.on("data", (f: DataFrame) => this.channels.get(f.ch)?.onData?.(f));
     link.once("closed", (e?: Error) => {
-      const err = new Error(`agent connection lost${e ? `: ${e.message}` : ""}`);
+      const err = new Error(`agent connection lost: ${e ? e.message : "closed by the daemon"}`, { cause: e });
       exit.reject(err);
       for (const c of this.channels.values()) c.lost(err);
       this.channels.clear();
     });
+  }
+
+  /** True while a request or stream is still waiting for the agent. */
+  get busy(): boolean {
+    return this.channels.size > 0;
   }
 
   /** Called by whoever owns the transport (forward dialler, hub) when the session is closed. */
@@ -424,9 +429,10 @@ export async function connectAgent(
   );
   link.on("detached", () => {
     if (closing || link.closed) return;
-    // after reporting the main exit the agent goes away on purpose: nothing left to resume
-    if (mainDone) {
-      link.close();
+    // after reporting the main exit the agent goes away on purpose once it sent everything; a
+    // stream still open (attach output behind "main-exit") means this was a drop: resume it
+    if (mainDone && !session.busy) {
+      link.close(new Error("the agent exited after its main process"));
       return;
     }
     const deadline = Date.now() + resumeTimeoutMs;

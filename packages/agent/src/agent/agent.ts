@@ -69,6 +69,10 @@ export class Agent {
   private readonly exitWaiters = new Set<(code: number) => void>();
   private readonly links = new Set<Link>();
   private readonly exitSeq = new Map<Link, number>();
+  /** attach channels per link still delivering the main process's output */
+  private readonly attachesFlushing = new Map<Link, number>();
+  /** per link, the sequence number of the last attach channel's final message */
+  private readonly attachEndSeq = new Map<Link, number>();
   private startPromise: Promise<void> | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
   /** resolves with the exit code when the agent should exit */
@@ -160,11 +164,19 @@ export class Agent {
     link.on("acked", () => this.maybeFinish());
   }
 
-  /** Exit early once every connected daemon has read the exit code. */
+  /**
+   * Exit early once every connected daemon has read the exit code and all of the main process's
+   * output: attach data still waiting for credit is sent after "main-exit", so its acknowledgement
+   * alone does not mean the output arrived.
+   */
   private maybeFinish(): void {
     if (!this.mainExit) return;
     const live = [...this.links].filter((l) => !l.closed);
-    if (live.length > 0 && live.every((l) => l.acknowledged(this.exitSeq.get(l) ?? Infinity))) {
+    const settled = (l: Link) =>
+      l.acknowledged(this.exitSeq.get(l) ?? Infinity) &&
+      !this.attachesFlushing.get(l) &&
+      l.acknowledged(this.attachEndSeq.get(l) ?? 0);
+    if (live.length > 0 && live.every(settled)) {
       clearTimeout(this.graceTimer);
       this.finish(this.mainExit.code);
     }
@@ -192,6 +204,8 @@ export class Agent {
     link.on("data", (f: DataFrame) => channels.get(f.ch)?.data(f));
     link.once("closed", () => {
       this.links.delete(link);
+      this.attachesFlushing.delete(link);
+      this.attachEndSeq.delete(link);
       for (const c of channels.values()) c.abandon();
       this.maybeFinish();
     });
@@ -244,6 +258,20 @@ export class Agent {
   }
 
   private async attachMain(c: Channel, window: number): Promise<void> {
+    const link = c.link;
+    this.attachesFlushing.set(link, (this.attachesFlushing.get(link) ?? 0) + 1);
+    try {
+      const endSeq = await this.serveAttach(c, window);
+      if (endSeq !== undefined)
+        this.attachEndSeq.set(link, Math.max(endSeq, this.attachEndSeq.get(link) ?? 0));
+    } finally {
+      if (!link.closed) this.attachesFlushing.set(link, (this.attachesFlushing.get(link) ?? 1) - 1);
+      this.maybeFinish();
+    }
+  }
+
+  /** Streams the main process's stdio over `c`; returns the sequence number of its exit message. */
+  private async serveAttach(c: Channel, window: number): Promise<number | undefined> {
     const out = new Outbound(c.link, c.ch, window);
     const sinks: Sinks = { stdout: out.writable(KIND.stdout), stderr: out.writable(KIND.stderr) };
     const stdinFlow = new Inbound(c.link, c.ch, DEFAULT_WINDOW);
@@ -274,7 +302,7 @@ export class Agent {
     detach();
     // everything the main process wrote was handed to this channel before the exit was known
     await Promise.all([endWritable(sinks.stdout), endWritable(sinks.stderr)]);
-    c.exit(code);
+    return c.exit(code);
   }
 
   private async exec(c: Channel, m: Extract<OpenMsg, { op: "exec" }>): Promise<void> {
@@ -365,8 +393,10 @@ class Channel {
     private readonly remove: () => void,
   ) {}
 
-  send(m: Control): void {
-    if (!this.finished && !this.link.closed) this.link.send(m);
+  /** the message's sequence number, or undefined when it was not sent */
+  send(m: Control): number | undefined {
+    if (!this.finished && !this.link.closed) return this.link.send(m);
+    return undefined;
   }
   ready(window: number, stat?: PathStatWire): void {
     this.send({ t: "ready", ch: this.ch, window, ...(stat ? { stat } : {}) });
@@ -375,9 +405,10 @@ class Channel {
     this.send({ t: "done", ch: this.ch, ...(stat ? { stat } : {}) });
     this.end();
   }
-  exit(code: number): void {
-    this.send({ t: "exit", ch: this.ch, code });
+  exit(code: number): number | undefined {
+    const seq = this.send({ t: "exit", ch: this.ch, code });
     this.end();
+    return seq;
   }
   fail(e: Error): void {
     const status = e instanceof StatusError ? e.status : undefined;
