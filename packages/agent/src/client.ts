@@ -92,7 +92,10 @@ class ClientChannel {
   readonly reply: Promise<Reply>;
   private settle!: { resolve: (r: Reply) => void; reject: (e: Error) => void };
   private replied = false;
-  constructor(readonly ch: number) {
+  constructor(
+    readonly ch: number,
+    readonly op: string,
+  ) {
     this.reply = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     this.reply.catch(() => {});
   }
@@ -269,9 +272,9 @@ export class Session implements AgentSession {
     });
   }
 
-  /** True while a request or stream is still waiting for the agent. */
-  get busy(): boolean {
-    return this.channels.size > 0;
+  /** True while an attach stream still waits for the main process's output (and its end). */
+  get mainOutputPending(): boolean {
+    return [...this.channels.values()].some((c) => c.op === "attach");
   }
 
   /** Called by whoever owns the transport (forward dialler, hub) when the session is closed. */
@@ -282,7 +285,7 @@ export class Session implements AgentSession {
   private open(m: Record<string, unknown> & { op: string }): ClientChannel {
     if (this.link.closed) throw new Error("agent connection is closed");
     const ch = this.nextCh++;
-    const c = new ClientChannel(ch);
+    const c = new ClientChannel(ch, m.op);
     this.channels.set(ch, c);
     this.link.send({ t: "open", ch, window: this.window, ...m } as Control);
     return c;
@@ -431,7 +434,7 @@ export async function connectAgent(
     if (closing || link.closed) return;
     // after reporting the main exit the agent goes away on purpose once it sent everything; a
     // stream still open (attach output behind "main-exit") means this was a drop: resume it
-    if (mainDone && !session.busy) {
+    if (mainDone && !session.mainOutputPending) {
       link.close(new Error("the agent exited after its main process"));
       return;
     }
