@@ -93,8 +93,10 @@ export class ReverseAgentHub {
             () => {},
           );
           link.on("detached", () => {
-            // after reporting the main exit the agent goes away on purpose: nothing to resume
-            if (mainDone) return link.close();
+            // after reporting the main exit the agent goes away on purpose once it sent everything;
+            // attach output still pending means this was a drop: wait for the agent to resume
+            if (mainDone && !s.mainOutputPending)
+              return link.close(new Error("the agent exited after its main process"));
             timer = setTimeout(
               () => link.close(new Error("the agent did not reconnect")),
               this.opts.resumeTimeoutMs ?? 60_000,
