@@ -347,6 +347,41 @@ describe("agent in a busybox image (forward mode)", () => {
     await c.wait();
   });
 
+  it("delivers all attach output the daemon reads only after the main exit", async () => {
+    // output still waiting for credit goes out after "main-exit": the agent must not exit on that
+    // message's acknowledgement alone
+    const port = await freePort();
+    const c = await runAgent({
+      argv: ["seq", "1", "30000"],
+      agentArgs: ["--listen", `127.0.0.1:${port}`, "--hold"],
+    });
+    const session = await connectAgent(`ws://127.0.0.1:${port}`, "secret-token", {
+      connectTimeoutMs: 20_000,
+      window: 16 * 1024,
+    });
+    let mainKnown = false;
+    void session.mainExited.then(() => (mainKnown = true));
+    const main = await session.attachMain();
+    const parts: Buffer[] = [];
+    let paused = false;
+    main.onOutput(async (_s, d) => {
+      parts.push(d);
+      // a slow reader keeps the agent short of credit; once the exit is known, stall a while
+      await new Promise((r) => setTimeout(r, 2));
+      if (mainKnown && !paused) {
+        paused = true;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    });
+    await session.startMain();
+    assert.equal(await main.exited, 0);
+    assert.ok(paused, "the main exit was reported before its output was read");
+    const expected = Array.from({ length: 30000 }, (_, i) => `${i + 1}\n`).join("");
+    assert.ok(Buffer.concat(parts).toString() === expected, "attach output lost after the main exit");
+    session.close();
+    await c.wait();
+  });
+
   it("refuses a wrong token", async () => {
     const { c, port, session } = await forward(["sleep", "300"]);
     await assert.rejects(connectAgent(`ws://127.0.0.1:${port}`, "wrong-token"), /refused: HTTP 401/);
