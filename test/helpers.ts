@@ -48,7 +48,12 @@ export interface Daemon {
 }
 
 /** Start `sockerless serve` as a real process on a fresh unix socket. */
-export async function startDaemon(dataRoot?: string, extra: string[] = []): Promise<Daemon> {
+export async function startDaemon(
+  dataRoot?: string,
+  extra: string[] = [],
+  /** added to the daemon's environment (e.g. the AWS simulator's endpoint and credentials) */
+  env: Record<string, string> = {},
+): Promise<Daemon> {
   const root = dataRoot ?? mkdtempSync(path.join(os.tmpdir(), "sockerless-test-"));
   const sock = path.join(root, "docker.sock");
   const args = [
@@ -66,7 +71,7 @@ export async function startDaemon(dataRoot?: string, extra: string[] = []): Prom
   const logFile = routeLog();
   const proc = spawn(process.execPath, [path.join(repo, "packages/cli/dist/main.js"), ...args], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: logFile ? { ...process.env, SOCKERLESS_ROUTE_LOG: logFile } : process.env,
+    env: { ...process.env, ...env, ...(logFile ? { SOCKERLESS_ROUTE_LOG: logFile } : {}) },
   });
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));
@@ -99,7 +104,7 @@ export async function startDaemon(dataRoot?: string, extra: string[] = []): Prom
       }),
     restart: async () => {
       await d.stop();
-      return startDaemon(root, extra);
+      return startDaemon(root, extra, env);
     },
   };
   return d;
