@@ -22,7 +22,11 @@ export function startAwsDaemon(
   dataRoot?: string,
   env: Record<string, string> = {},
 ): Promise<Daemon> {
-  return startDaemon(dataRoot, ["--backend", backend, "--aws-max-attempts", "6", ...extra], env);
+  // start-up creates the cluster / log group / role checks on the simulator: slow on a loaded machine
+  return startDaemon(dataRoot, ["--backend", backend, "--aws-max-attempts", "6", ...extra], {
+    env,
+    startTimeoutMs: 90_000,
+  });
 }
 
 /** Inject a fault into the simulator (packages/sim-aws/src/faults.ts). */
