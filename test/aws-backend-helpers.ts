@@ -7,17 +7,26 @@ import { dockerOk, startDaemon, type Daemon } from "./helpers.js";
 export type { TestSim };
 export { startSim };
 
-/** AWS_* for the daemon process: the simulator's endpoint and test credentials. */
+/** AWS_* for a daemon process: the simulator's endpoint and test credentials. */
+export const simEnv = (sim: TestSim): Record<string, string> => ({ ...sim.cliEnv, AWS_REGION: "us-east-1" });
+
+/** Point this process (and the daemons it starts) at the simulator. */
 export function useSim(sim: TestSim): void {
-  Object.assign(process.env, sim.cliEnv, { AWS_REGION: "us-east-1" });
+  Object.assign(process.env, simEnv(sim));
 }
 
+/** env: for a daemon on a simulator other than the one useSim chose (several in one process). */
 export function startAwsDaemon(
   backend: "ecs" | "lambda",
   extra: string[] = [],
   dataRoot?: string,
+  env: Record<string, string> = {},
 ): Promise<Daemon> {
-  return startDaemon(dataRoot, ["--backend", backend, "--aws-max-attempts", "6", ...extra]);
+  // start-up creates the cluster / log group / role checks on the simulator: slow on a loaded machine
+  return startDaemon(dataRoot, ["--backend", backend, "--aws-max-attempts", "6", ...extra], {
+    env,
+    startTimeoutMs: 90_000,
+  });
 }
 
 /** Inject a fault into the simulator (packages/sim-aws/src/faults.ts). */

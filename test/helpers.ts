@@ -48,7 +48,16 @@ export interface Daemon {
 }
 
 /** Start `sockerless serve` as a real process on a fresh unix socket. */
-export async function startDaemon(dataRoot?: string, extra: string[] = []): Promise<Daemon> {
+export async function startDaemon(
+  dataRoot?: string,
+  extra: string[] = [],
+  opts: {
+    /** added to the daemon's environment (e.g. the AWS simulator's endpoint and credentials) */
+    env?: Record<string, string>;
+    /** how long it may take to listen (the cloud backends first set up their cloud resources) */
+    startTimeoutMs?: number;
+  } = {},
+): Promise<Daemon> {
   const root = dataRoot ?? mkdtempSync(path.join(os.tmpdir(), "sockerless-test-"));
   const sock = path.join(root, "docker.sock");
   const args = [
@@ -66,7 +75,7 @@ export async function startDaemon(dataRoot?: string, extra: string[] = []): Prom
   const logFile = routeLog();
   const proc = spawn(process.execPath, [path.join(repo, "packages/cli/dist/main.js"), ...args], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: logFile ? { ...process.env, SOCKERLESS_ROUTE_LOG: logFile } : process.env,
+    env: { ...process.env, ...opts.env, ...(logFile ? { SOCKERLESS_ROUTE_LOG: logFile } : {}) },
   });
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));
@@ -75,7 +84,7 @@ export async function startDaemon(dataRoot?: string, extra: string[] = []): Prom
     process.stderr.write(d);
   });
   const closed = new Promise((r) => proc.once("close", r));
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 20_000);
   const expected = args.filter((a) => a === "-H" || a === "--host").length;
   const listening = () => [...out.matchAll(/listening on (\S+)/g)].map((m) => m[1]);
   while (listening().length < expected) {
@@ -99,7 +108,7 @@ export async function startDaemon(dataRoot?: string, extra: string[] = []): Prom
       }),
     restart: async () => {
       await d.stop();
-      return startDaemon(root, extra);
+      return startDaemon(root, extra, opts);
     },
   };
   return d;

@@ -9,6 +9,8 @@ export type Expected = string | { matches: string } | null;
 /** Why a difference is expected: what kind of reason, for the report's grouping. */
 export const KINDS = {
   sandbox: "a limit of the memory backend's in-process sandbox (README: what it is, honestly)",
+  platform:
+    "a limit of the cloud platform a backend runs on (ECS Fargate, Lambda, CloudWatch Logs) or of the AWS simulator",
   "api-version": "the reference is dockerd 20.10 (API 1.41); Sockerless follows API 1.44 and current dockerd",
   validation: "Sockerless checks input the 20.10 engine accepts or answers with a 500",
   "not-implemented": "a feature Sockerless does not have yet; it answers with a clear error",
