@@ -13,4 +13,6 @@ npm run api-coverage -- --check
 # One scenario suite against the reference engine, Sockerless's docker backend in front of it and
 # the memory backend; fails on an unexplained or a no longer occurring difference
 # (test/conformance/known-differences.yaml) and regenerates docs/conformance.md.
-npm run conformance
+# The ecs and lambda targets (`npm run conformance`, all targets) are left out of CI until their
+# exec/attach output loss (issue 6) is fixed: it makes single steps vary from run to run.
+npm run conformance -- --targets docker,memory
