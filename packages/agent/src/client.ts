@@ -143,6 +143,8 @@ class ClientChannel {
 class RemoteProcess implements AgentProcess {
   private listeners: ((stream: "stdout" | "stderr", data: Buffer) => void | Promise<void>)[] = [];
   private held: DataFrame[] = [];
+  /** deliveries still waiting on a listener's promise; later frames queue behind them */
+  private asyncPending = 0;
   private chain: Promise<void> = Promise.resolve();
   private stdinChain: Promise<void> = Promise.resolve();
   private stdinPending = 0;
@@ -166,8 +168,9 @@ class RemoteProcess implements AgentProcess {
       else this.deliver(f);
     };
     chan.onExit = (code) => {
-      // output frames precede the exit message: report the exit once they were delivered
-      if (this.listeners.length === 0) this.exitCode.resolve(code);
+      // output frames precede the exit message: report the exit once they were delivered (held
+      // frames are handed over synchronously when the first listener comes)
+      if (this.asyncPending === 0) this.exitCode.resolve(code);
       else this.chain.then(() => this.exitCode.resolve(code));
     };
     chan.onLost = (e) => {
@@ -184,17 +187,35 @@ class RemoteProcess implements AgentProcess {
     for (const f of held) this.deliver(f);
   }
 
+  /**
+   * Synchronous listeners get each frame at once, so whoever registers after the exit was
+   * reported still sees all output before acting on the exit; a listener's promise holds back the
+   * frames behind it.
+   */
   private deliver(f: DataFrame): void {
+    if (this.asyncPending === 0) {
+      const waiting = this.callListeners(f);
+      if (!waiting) return;
+      this.asyncPending++;
+      this.chain = waiting.finally(() => this.asyncPending--);
+      return;
+    }
+    this.asyncPending++;
+    this.chain = this.chain.then(() => this.callListeners(f)).finally(() => this.asyncPending--);
+  }
+
+  private callListeners(f: DataFrame): Promise<void> | undefined {
     const stream = f.kind === KIND.stderr ? "stderr" : "stdout";
-    this.chain = this.chain.then(async () => {
-      const pending: Promise<void>[] = [];
-      for (const l of this.listeners) {
-        const r = l(stream, f.payload);
-        if (r) pending.push(r);
-      }
-      if (pending.length) await Promise.allSettled(pending);
+    const pending: Promise<void>[] = [];
+    for (const l of this.listeners) {
+      const r = l(stream, f.payload);
+      if (r) pending.push(r);
+    }
+    if (pending.length === 0) {
       this.inbound.consumed(f.payload.length);
-    });
+      return undefined;
+    }
+    return Promise.allSettled(pending).then(() => this.inbound.consumed(f.payload.length));
   }
 
   writeStdin(data: Buffer): boolean {

@@ -136,6 +136,24 @@ describe("agent in a busybox image (forward mode)", () => {
     assert.equal(o.out(), "bar baz\n/tmp\nfrom stdin\n");
     assert.equal(o.err(), "to-err\n");
 
+    // a reader that registers only after the exit was reported (the daemon answering the client
+    // after an await) still gets every frame before it can act on the exit
+    const late = await session.exec({
+      cmd: ["sh", "-c", "echo 1234; sleep 0.1; echo 5678; echo e >&2; exit 3"],
+      env: [],
+      workdir: "/",
+      user: "",
+      tty: false,
+      stdin: false,
+    });
+    let exitedBeforeReading = false;
+    late.exited.then(() => (exitedBeforeReading = true));
+    await until(() => exitedBeforeReading, 20_000, "exec exit");
+    const lateOut = collect(late);
+    assert.equal(lateOut.out(), "1234\n5678\n");
+    assert.equal(lateOut.err(), "e\n");
+    assert.equal(await late.exited, 3);
+
     const who = await execOut(session, ["sh", "-c", "id -u; id -g; echo $HOME"], { user: "nobody" });
     assert.equal(who.out, "65534\n65534\n/home\n");
     const numeric = await execOut(session, ["id", "-u"], { user: "1234:5" });
