@@ -74,14 +74,6 @@ async function onAwsSimulator(backend: "ecs" | "lambda", flags: string[]): Promi
 
 const ECS_CLUSTER = `conformance-${process.pid}`;
 
-/** Outcomes that vary from run to run on both cloud backends (see notRun). */
-const CLOUD_NOT_RUN = {
-  "kill with a signal":
-    "varies: the workload's exit on SIGUSR1 (its shell is not PID 1 under the agent) reaches the daemon asynchronously, so the scenario's check 300 ms later sees it running or exited",
-  "dockerode exec with a non-zero exit":
-    "varies (bug): the exec's stderr sometimes arrives after the agent reported the exit and is lost",
-};
-
 export const targets: Target[] = [
   {
     id: "engine",
@@ -109,13 +101,6 @@ export const targets: Target[] = [
       // the simulator keeps stopped tasks' containers in the reference engine, as ECS keeps stopped tasks
       return { ...t, stop: () => t.stop().then(() => removeTaskContainers(ECS_CLUSTER)) };
     },
-    notRun: {
-      ...CLOUD_NOT_RUN,
-      "cp directories in and out":
-        'varies (bug): besides the refused "./" tar entry (known difference on lambda), a file copied into the task sometimes reads back empty',
-      restart:
-        'varies (bug): docker restart of an ECS container sometimes answers "agent connection lost", sometimes starts a task whose output docker logs never shows',
-    },
   },
   {
     id: "lambda",
@@ -125,6 +110,5 @@ export const targets: Target[] = [
         ...["--lambda-role-arn", "arn:aws:iam::000000000000:role/sockerless-lambda"],
         ...["--lambda-function-prefix", `conformance-${process.pid}-`],
       ]),
-    notRun: CLOUD_NOT_RUN,
   },
 ];

@@ -11,6 +11,7 @@ import {
   type ExecSpecWire,
   type PathStatWire,
   type Sequenced,
+  type UsageWire,
 } from "./protocol.js";
 
 export type PathStat = PathStatWire;
@@ -52,6 +53,8 @@ export interface AgentSession {
   exec(spec: ExecRequest): Promise<AgentProcess>;
   signalMain(sig: string): Promise<void>;
   statPath(path: string): Promise<PathStat>;
+  /** the workload's CPU time, memory and process count */
+  usage(): Promise<UsageWire>;
   getArchive(path: string): Promise<{ stat: PathStat; tar: Readable }>;
   putArchive(path: string, tar: Readable, opts: { noOverwriteDirNonDir: boolean }): Promise<void>;
   /** the main process's exit code; rejects if the link is lost for good first */
@@ -68,6 +71,8 @@ export class AgentExecError extends Error {
   constructor(
     message: string,
     readonly exitCode: number,
+    /** the message is what the exec printed itself (an unknown user), not a runtime failure */
+    readonly onStdout = false,
   ) {
     super(message);
   }
@@ -111,7 +116,7 @@ class ClientChannel {
       case "error": {
         const e =
           m.exitCode !== undefined
-            ? new AgentExecError(m.message, m.exitCode)
+            ? new AgentExecError(m.message, m.exitCode, !!m.stdout)
             : new DockerError(m.status ?? 500, m.message);
         if (!this.replied) {
           this.replied = true;
@@ -344,6 +349,12 @@ export class Session implements AgentSession {
     const r = await this.open({ op: "stat", path }).reply;
     if (!r.stat) throw new Error("agent answered stat without a result");
     return r.stat;
+  }
+
+  async usage(): Promise<UsageWire> {
+    const r = await this.open({ op: "stats" }).reply;
+    if (r.t !== "done" || !r.usage) throw new Error("agent answered stats without a result");
+    return r.usage;
   }
 
   async getArchive(path: string): Promise<{ stat: PathStat; tar: Readable }> {

@@ -123,7 +123,11 @@ export class Link extends EventEmitter {
       this.dropSocket();
       if (!this.closedWith) this.emit("detached");
     };
-    ws.on("close", gone);
+    ws.on("close", (code: number) => {
+      // 1000 comes only from close(): the peer ended the link for good and will not resume it
+      if (code === 1000 && this.ws === ws) this.close(new Error("the peer closed the link"));
+      else gone();
+    });
     ws.on("error", gone);
   }
 

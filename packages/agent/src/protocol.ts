@@ -74,6 +74,13 @@ export interface PathStatWire {
   linkTarget: string;
 }
 
+/** the workload's resource usage (`docker stats`) */
+export interface UsageWire {
+  cpuNanos: number;
+  memoryBytes: number;
+  pids: number;
+}
+
 export interface ExecSpecWire {
   cmd: string[];
   env: string[];
@@ -93,6 +100,7 @@ export type Control =
   | { t: "open"; ch: number; op: "start"; window: number }
   | { t: "open"; ch: number; op: "signal"; window: number; sig: string }
   | { t: "open"; ch: number; op: "stat"; window: number; path: string }
+  | { t: "open"; ch: number; op: "stats"; window: number }
   | { t: "open"; ch: number; op: "get"; window: number; path: string }
   | {
       t: "open";
@@ -111,8 +119,9 @@ export type Control =
   | { t: "close"; ch: number }
   // agent -> daemon
   | { t: "ready"; ch: number; window: number; stat?: PathStatWire }
-  | { t: "done"; ch: number; stat?: PathStatWire }
-  | { t: "error"; ch: number; message: string; status?: number; exitCode?: number }
+  | { t: "done"; ch: number; stat?: PathStatWire; usage?: UsageWire }
+  /** exitCode: an exec that could not start (runc's words, or the user's own output when `stdout`) */
+  | { t: "error"; ch: number; message: string; status?: number; exitCode?: number; stdout?: boolean }
   | { t: "exit"; ch: number; code: number }
   | { t: "main-exit"; ch: 0; code: number; error?: string };
 

@@ -215,6 +215,7 @@ describe("agent in a busybox image (forward mode)", () => {
   it("puts, stats and gets archives, and refuses hostile tars", async () => {
     const { c, session } = await forward(["sleep", "300"]);
     const pack = tar.pack();
+    pack.entry({ name: "./", type: "directory", mode: 0o1777 }); // as `docker cp DIR/. c:/tmp` sends it
     pack.entry({ name: "a.txt", mode: 0o640 }, "alpha\n");
     pack.entry({ name: "d/", type: "directory", mode: 0o755 });
     pack.entry({ name: "d/b.bin", mode: 0o600 }, Buffer.alloc(300_000, 9));

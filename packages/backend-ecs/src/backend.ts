@@ -485,8 +485,9 @@ export class EcsBackend implements Backend {
     return 0;
   }
 
-  stats(): ContainerStats {
-    return { cpuNanos: 0, memoryBytes: 0, pids: 0 };
+  /** measured inside the workload by its agent (its cgroup, or /proc) */
+  async stats(id: string): Promise<ContainerStats> {
+    return (await this.agents.sessionOf(id, WHERE)).usage();
   }
 
   async close(): Promise<void> {

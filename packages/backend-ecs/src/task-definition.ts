@@ -81,7 +81,10 @@ export function taskDefinitionInput(
           ...Object.entries(agent.env).map(([name, value]) => ({ name, value })),
         ],
         workingDirectory: rec.Config.WorkingDir || undefined,
-        user: rec.Config.User || undefined,
+        // the agent starts as root and runs the main process as the container's user, so that
+        // `docker exec -u root` and --add-host work as on dockerd
+        user: rec.Config.User ? "0" : undefined,
+        readonlyRootFilesystem: rec.HostConfig.ReadonlyRootfs === true || undefined,
         pseudoTerminal: !!rec.Config.Tty,
         interactive: !!rec.Config.OpenStdin,
         // ECS lets a container take 2..120 s between SIGTERM and SIGKILL

@@ -122,6 +122,10 @@ export class LambdaBackend implements Backend {
         "published ports are not supported by the lambda backend: a Lambda function takes no inbound connections",
       );
     checkCloudMounts(rec, BACKEND, false);
+    if (rec.HostConfig.ReadonlyRootfs)
+      throw notImplemented(
+        "--read-only is not supported by the lambda backend: Lambda decides the function's filesystem (read-only but for /tmp on AWS)",
+      );
     const agent = this.agents.wrap(rec);
     const memoryMb =
       typeof rec.HostConfig.Memory === "number" && rec.HostConfig.Memory > 0
@@ -359,8 +363,9 @@ export class LambdaBackend implements Backend {
     return 0;
   }
 
-  stats(): ContainerStats {
-    return { cpuNanos: 0, memoryBytes: 0, pids: 0 };
+  /** measured inside the workload by its agent (its cgroup, or /proc) */
+  async stats(id: string): Promise<ContainerStats> {
+    return (await this.agents.sessionOf(id, WHERE)).usage();
   }
 }
 

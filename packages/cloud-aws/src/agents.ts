@@ -73,9 +73,14 @@ export class CloudAgents {
     return this.url;
   }
 
-  /** The workload runs `agent --callback … -- <argv>`; the token goes in the environment. */
+  /**
+   * The workload runs `agent --callback … -- <argv>`; the token goes in the environment. The agent
+   * also applies what the platforms have no setting for: `--add-host` entries, and the user (a
+   * Lambda function has none; an ECS task's agent starts as root so that `exec -u root` works).
+   */
   wrap(rec: ContainerRecord): AgentWrap {
     const argv = [rec.Path, ...rec.Args];
+    const hosts = (rec.HostConfig.ExtraHosts ?? []).map(hostEntry);
     return {
       entrypoint: [
         ...this.layer.entrypoint,
@@ -87,6 +92,8 @@ export class CloudAgents {
         "--hold",
         ...(rec.Config.Tty ? ["--tty"] : []),
         ...(rec.Config.OpenStdin ? ["--stdin"] : []),
+        ...(rec.Config.User ? ["--user", rec.Config.User] : []),
+        ...hosts.flatMap((h) => ["--add-host", h]),
         "--",
         argv[0],
       ],
@@ -157,6 +164,9 @@ export class CloudAgents {
   ): Promise<{ exited: Promise<{ code: number; error?: string }> }> {
     const main = await this.bindMain(session, proc, fallbackSignal);
     await session.startMain();
+    // an unknown user or group: dockerd reports runc's lookup error as it is
+    if (session.mainError && /^unable to find (user|group) /.test(session.mainError))
+      throw new Error(session.mainError);
     if (session.mainError)
       throw new Error(
         `failed to create task for container: OCI runtime create failed: unable to start container process: ${session.mainError}: unknown`,
@@ -203,6 +213,21 @@ export class CloudAgents {
   }
 }
 
+/** An `--add-host` value as NAME:IP (the CLI also takes NAME=IP); host-gateway means nothing in a cloud workload. */
+function hostEntry(h: string): string {
+  const eq = h.indexOf("=");
+  const colon = h.indexOf(":");
+  const sep = eq >= 0 && (colon < 0 || eq < colon) ? eq : colon;
+  const name = h.slice(0, sep);
+  const ip = h.slice(sep + 1);
+  if (sep <= 0 || !ip) throw new DockerError(400, `invalid IP address in add-host: "${ip}"`);
+  if (ip === "host-gateway")
+    throw notImplemented(
+      `--add-host ${name}:host-gateway is not supported by the cloud backends: a cloud workload has no Docker host gateway`,
+    );
+  return `${name}:${ip}`;
+}
+
 /** docker exec through the agent; a program that cannot start exits like dockerd's (126/127, OCI message). */
 export async function agentExec(session: AgentSession, e: ExecSpec): Promise<RunningProcess> {
   try {
@@ -217,13 +242,9 @@ export async function agentExec(session: AgentSession, e: ExecSpec): Promise<Run
   } catch (err) {
     if (!(err instanceof AgentExecError)) throw err;
     const failed = new CloudProcess({ signal: () => {} });
-    failed.emit(
-      "stderr",
-      Buffer.from(
-        // the agent words it as runc does; dockerd wraps it so
-        `OCI runtime exec failed: ${err.message}: unknown\r\n`,
-      ),
-    );
+    if (err.onStdout) failed.emit("stdout", Buffer.from(`${err.message}\r\n`));
+    // the agent words it as runc does; dockerd wraps it so
+    else failed.emit("stderr", Buffer.from(`OCI runtime exec failed: ${err.message}: unknown\r\n`));
     failed.finish(err.exitCode);
     return failed;
   }

@@ -1163,7 +1163,8 @@ export class ContainerManager {
 
   async stats(ref: string) {
     const c = this.get(ref);
-    const s = await this.backend.stats(c.Id);
+    // a stopped container has no usage to read (dockerd answers zeros too)
+    const s = c.State.Running ? await this.backend.stats(c.Id) : { cpuNanos: 0, memoryBytes: 0, pids: 0 };
     const now = nowIso();
     const cpu = {
       cpu_usage: { total_usage: s.cpuNanos, usage_in_kernelmode: 0, usage_in_usermode: s.cpuNanos },

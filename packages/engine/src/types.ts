@@ -269,6 +269,7 @@ export interface Backend {
    */
   diffTar?(spec: RunSpec): Promise<Readable>;
   sizeRw(spec: RunSpec): Promise<number>;
+  /** usage of a running container */
   stats(id: string): ContainerStats | Promise<ContainerStats>;
 
   // ---- Optional extensions (see "Platform-owned objects" below). A backend that leaves them out

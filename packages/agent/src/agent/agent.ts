@@ -1,3 +1,4 @@
+import { appendFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import type { Readable, Writable } from "node:stream";
 import { Inbound, InboundReadable, Outbound, DEFAULT_WINDOW } from "../flow.js";
@@ -10,10 +11,13 @@ import {
   type OpenMsg,
   type PathStatWire,
   type Sequenced,
+  type UsageWire,
 } from "../protocol.js";
 import { StatusError, getArchive, putArchive, statPath } from "./archive.js";
 import { StartError } from "./exe.js";
 import { startProcess, type LocalProcess } from "./proc.js";
+import { reachesAsPid1 } from "./pid1.js";
+import { readUsage } from "./usage.js";
 import { resolveUser, UserError } from "./users.js";
 
 export interface AgentOptions {
@@ -24,6 +28,10 @@ export interface AgentOptions {
   env: string[];
   /** after the main process exits, how long to wait for a daemon to read the exit code */
   graceMs: number;
+  /** run the main process as this Docker `User` (where the platform cannot set one itself) */
+  user?: string;
+  /** `NAME:IP` entries for /etc/hosts (`--add-host`), written before the main process starts */
+  hosts?: string[];
   log: (msg: string) => void;
 }
 
@@ -87,9 +95,11 @@ export class Agent {
     return this.startPromise !== undefined;
   }
 
-  /** Deliver a signal the agent itself received (as PID 1) to the main process. */
+  /** Deliver a signal to the main process as if it were the container's PID 1 (see pid1.ts). */
   signalMain(sig: string): void {
-    if (this.main && !this.mainExit) this.main.kill(sig);
+    if (!this.main || this.mainExit) return;
+    if (reachesAsPid1(this.main.pid, sig)) this.main.kill(sig);
+    else this.opts.log(`${sig} not delivered: the main process has no handler for it (PID 1 semantics)`);
   }
 
   /** Start the main process; resolves once it was spawned (or failed to start). */
@@ -105,11 +115,13 @@ export class Agent {
   private async runMain(spawned: () => void): Promise<void> {
     let proc: LocalProcess;
     try {
+      if (this.opts.hosts?.length) await addHosts(this.opts.hosts);
       proc = await startProcess({
         argv: this.opts.argv,
         env: this.opts.env,
         cwd: process.cwd(),
-        user: undefined, // the platform already runs the agent as the image's user
+        // usually the platform already runs the agent as the image's user
+        user: this.opts.user ? resolveUser(this.opts.user) : undefined,
         tty: this.opts.tty,
         stdin: this.opts.stdin,
       });
@@ -220,12 +232,15 @@ export class Agent {
         return;
       case "signal": {
         if (!this.main || this.mainExit) throw new StatusError(409, "the main process is not running");
-        this.main.kill(m.sig);
+        this.signalMain(m.sig);
         c.done();
         return;
       }
       case "stat":
-        c.done(await statPath(m.path));
+        c.done({ stat: await statPath(m.path) });
+        return;
+      case "stats":
+        c.done({ usage: await readUsage() });
         return;
       case "get": {
         const { stat, tar } = await getArchive(m.path);
@@ -283,7 +298,7 @@ export class Agent {
       else stdinFlow.consumed(n);
     };
     c.onEof = () => this.main?.endStdin();
-    c.onSignal = (sig) => this.main?.kill(sig);
+    c.onSignal = (sig) => this.signalMain(sig);
     c.onResize = (rows, cols) => this.main?.resize(rows, cols);
     const detach = () => {
       this.attachSinks.delete(sinks);
@@ -327,7 +342,8 @@ export class Agent {
         cols: spec.cols,
       });
     } catch (e) {
-      if (e instanceof UserError) throw new StatusError(500, e.message);
+      // runc reports an unknown user on the exec's stdout, with exit code 126
+      if (e instanceof UserError) throw Object.assign(new Error(e.message), { exitCode: 126, stdout: true });
       if (e instanceof StartError)
         throw Object.assign(new Error(`exec failed: unable to start container process: ${e.message}`), {
           exitCode: 126,
@@ -369,6 +385,19 @@ export class Agent {
   }
 }
 
+/** Append `--add-host` entries (NAME:IP, the address may be IPv6) to /etc/hosts, as dockerd writes them. */
+async function addHosts(hosts: string[], file = "/etc/hosts"): Promise<void> {
+  const lines = hosts.map((h) => {
+    const i = h.indexOf(":");
+    return `${h.slice(i + 1)}\t${h.slice(0, i)}\n`;
+  });
+  try {
+    await appendFile(file, lines.join(""));
+  } catch (e) {
+    throw new Error(`cannot add --add-host entries to ${file}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
 function endWritable(w: Writable): Promise<void> {
   return new Promise((r) => {
     if (w.destroyed) return r();
@@ -401,8 +430,8 @@ class Channel {
   ready(window: number, stat?: PathStatWire): void {
     this.send({ t: "ready", ch: this.ch, window, ...(stat ? { stat } : {}) });
   }
-  done(stat?: PathStatWire): void {
-    this.send({ t: "done", ch: this.ch, ...(stat ? { stat } : {}) });
+  done(result: { stat?: PathStatWire; usage?: UsageWire } = {}): void {
+    this.send({ t: "done", ch: this.ch, ...result });
     this.end();
   }
   exit(code: number): number | undefined {
@@ -412,8 +441,8 @@ class Channel {
   }
   fail(e: Error): void {
     const status = e instanceof StatusError ? e.status : undefined;
-    const exitCode = (e as { exitCode?: number }).exitCode;
-    this.send({ t: "error", ch: this.ch, message: e.message, status, exitCode });
+    const { exitCode, stdout } = e as { exitCode?: number; stdout?: boolean };
+    this.send({ t: "error", ch: this.ch, message: e.message, status, exitCode, stdout });
     this.onAbandon?.();
     this.end();
   }

@@ -100,7 +100,8 @@ function entryPath(root: string, name: string, what = "path", entry = name): str
     );
   if (name.split("/").includes(".."))
     throw new StatusError(400, `invalid tar entry ${JSON.stringify(entry)}: ${what} escapes the destination`);
-  return path.posix.join(root, name);
+  // "./" and "dir/" name the directory itself: no trailing slash, so "./" is the destination
+  return path.posix.join(root, name).replace(/(?<=.)\/+$/, "");
 }
 
 async function extractEntry(

@@ -1,6 +1,6 @@
 /**
  * The agent program: `agent [--listen [HOST:]PORT | --callback URL] --token T [--tty] [--stdin]
- * [--hold] [--grace SECONDS] -- ARGV...`. Settings also come from SOCKERLESS_AGENT_* variables
+ * [--hold] [--grace SECONDS] [--user USER] [--add-host NAME:IP]... -- ARGV...`. Settings also come from SOCKERLESS_AGENT_* variables
  * (see `settings`); those are removed from the main process's environment.
  */
 import { createServer } from "node:http";
@@ -27,6 +27,8 @@ function settings() {
       hold: { type: "boolean" },
       grace: { type: "string" },
       "resume-window": { type: "string" },
+      user: { type: "string" },
+      "add-host": { type: "string", multiple: true },
     },
   });
   const env = process.env;
@@ -41,6 +43,8 @@ function settings() {
     hold: flag(values.hold, "SOCKERLESS_AGENT_HOLD"),
     graceMs: Number(values.grace ?? env.SOCKERLESS_AGENT_GRACE ?? 30) * 1000,
     resumeWindowMs: Number(values["resume-window"] ?? env.SOCKERLESS_AGENT_RESUME_WINDOW ?? 120) * 1000,
+    user: values.user,
+    hosts: values["add-host"] ?? [],
     argv: positionals,
   };
 }
@@ -109,10 +113,13 @@ async function dial(agent: Agent, callback: string, token: string, id: string | 
       else {
         link = r.link;
         delay = 100;
-        await new Promise<void>((res) => {
-          r.link.once("detached", res);
-          r.link.once("closed", res);
+        const forGood = await new Promise<boolean>((res) => {
+          r.link.once("detached", () => res(false));
+          r.link.once("closed", () => res(true));
         });
+        // the daemon ended this link (the container was removed or started again): a new dial
+        // would pass for the next run's agent
+        if (forGood) return;
       }
     } catch (e) {
       if (e instanceof HandshakeRefused) log(`${e.message} (callback ${url.origin}${url.pathname})`);
@@ -134,7 +141,16 @@ function main(): void {
   const env = Object.entries(process.env)
     .filter(([k]) => !AGENT_VARS.test(k))
     .map(([k, v]) => `${k}=${v}`);
-  const agent = new Agent({ argv: s.argv, tty: s.tty, stdin: s.stdin, env, graceMs: s.graceMs, log });
+  const agent = new Agent({
+    argv: s.argv,
+    tty: s.tty,
+    stdin: s.stdin,
+    env,
+    graceMs: s.graceMs,
+    log,
+    user: s.user,
+    hosts: s.hosts,
+  });
   if (s.listen) listen(agent, s.listen, s.token, s.resumeWindowMs);
   else void dial(agent, s.callback!, s.token, s.id);
   // as PID 1 the agent receives the platform's signals (docker stop, StopTask): pass them on
