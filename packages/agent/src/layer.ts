@@ -200,8 +200,8 @@ export async function agentLayer(opts: LayerOptions = {}): Promise<AgentLayer> {
     `${AGENT_ROOT}/bin/node`,
     `${AGENT_ROOT}/agent.cjs`,
   ];
-  const pending = building.get(tarPath);
-  if (pending) return pending;
+  const pending = await building.get(tarPath)?.catch(() => undefined);
+  if (pending && existsSync(pending.tarPath)) return pending;
   const job = (async () => {
     const meta = `${tarPath}.json`;
     try {

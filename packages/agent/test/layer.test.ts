@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { createReadStream, mkdtempSync, rmSync, statSync } from "node:fs";
+import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
@@ -58,6 +58,11 @@ describe("agent layer", () => {
     const again = await agentLayer({ cacheDir });
     assert.deepEqual(again, layer);
     assert.equal(statSync(layer.tarPath).mtimeMs, mtime);
+    // another daemon sharing the cache pruned it: the next call builds it again, same content
+    rmSync(layer.tarPath);
+    const rebuilt = await agentLayer({ cacheDir });
+    assert.ok(existsSync(rebuilt.tarPath));
+    assert.equal(rebuilt.diffId, layer.diffId);
   });
 });
 

@@ -1,4 +1,3 @@
-import type { Readable } from "node:stream";
 import {
   CloudWatchLogsClient,
   DeleteLogStreamCommand,
@@ -24,7 +23,7 @@ import {
   type Task,
   UntagResourceCommand,
 } from "@aws-sdk/client-ecs";
-import { DockerError, log, notImplemented } from "@sockerless/api";
+import { DockerError, log } from "@sockerless/api";
 import {
   awsClientConfig,
   checkCloudMounts,
@@ -33,9 +32,9 @@ import {
   ensureLogGroup,
   fromTagList,
   isAgentLine,
-  agentExec,
   type AgentImages,
   agentSupport,
+  AgentWorkloadBackend,
   type CloudAgents,
   readCloudWatchLogs,
   recordFromTags,
@@ -48,11 +47,8 @@ import {
 import type {
   Backend,
   ContainerRecord,
-  ContainerStats,
-  ExecSpec,
   LogQuery,
   LogRecord,
-  PathStat,
   RecoveredContainer,
   RunningProcess,
   RunSpec,
@@ -76,7 +72,7 @@ const STOP_SIGNALS = new Set(["SIGTERM", "SIGINT", "SIGQUIT", "SIGKILL"]);
  * Containers as ECS Fargate tasks: a container is a task definition (its record in the tags), each
  * start runs a task, its output is the awslogs stream in CloudWatch Logs, its exit code the task's.
  */
-export class EcsBackend implements Backend {
+export class EcsBackend extends AgentWorkloadBackend implements Backend {
   readonly name = BACKEND;
   readonly capabilities = {
     exec: true,
@@ -97,7 +93,7 @@ export class EcsBackend implements Backend {
     remove: (v: { Name: string }) => this.efs.remove(v.Name),
   };
   private readonly names: CloudMapNames;
-  private readonly agents: CloudAgents;
+  protected readonly agents: CloudAgents;
   private readonly agentImages: AgentImages;
   /** the records of the containers this daemon knows (for clean-up by id) */
   private readonly records = new Map<string, ContainerRecord>();
@@ -110,6 +106,7 @@ export class EcsBackend implements Backend {
     images: ImageStore,
     dataRoot: string,
   ) {
+    super(BACKEND, WHERE);
     const cfg = awsClientConfig(s);
     ({ agents: this.agents, agentImages: this.agentImages } = agentSupport(
       s,
@@ -301,10 +298,6 @@ export class EcsBackend implements Backend {
     await this.ecs.send(new StopTaskCommand({ cluster: this.s.cluster, task: taskArn, reason }));
   }
 
-  async exec(spec: RunSpec, exec: ExecSpec): Promise<RunningProcess> {
-    return agentExec(await this.agents.sessionOf(spec.id, WHERE), exec);
-  }
-
   /** rm: stop what still runs, deregister the task definitions, delete the log streams. */
   async remove(id: string): Promise<void> {
     const family = familyOf(id);
@@ -459,35 +452,6 @@ export class EcsBackend implements Backend {
         });
     }
     return out;
-  }
-
-  async statPath(spec: RunSpec, p: string): Promise<PathStat> {
-    return (await this.agents.runningSessionOf(spec, BACKEND, WHERE)).statPath(p);
-  }
-
-  async getArchive(spec: RunSpec, p: string): Promise<{ stat: PathStat; tar: Readable }> {
-    return this.agents.getArchive(await this.agents.runningSessionOf(spec, BACKEND, WHERE), p);
-  }
-
-  async putArchive(spec: RunSpec, p: string, tar: Readable, opts: { noOverwriteDirNonDir: boolean }) {
-    return (await this.agents.runningSessionOf(spec, BACKEND, WHERE)).putArchive(p, tar, opts);
-  }
-
-  exportFs(): Promise<Readable> {
-    return Promise.reject(notImplemented("docker export is not supported by the ecs backend"));
-  }
-
-  changes(): Promise<{ Path: string; Kind: 0 | 1 | 2 }[]> {
-    return Promise.reject(notImplemented("docker diff is not supported by the ecs backend"));
-  }
-
-  async sizeRw(): Promise<number> {
-    return 0;
-  }
-
-  /** measured inside the workload by its agent (its cgroup, or /proc) */
-  async stats(id: string): Promise<ContainerStats> {
-    return (await this.agents.sessionOf(id, WHERE)).usage();
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,3 @@
-import type { Readable } from "node:stream";
 import { CloudWatchLogsClient, DeleteLogGroupCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { ECRClient } from "@aws-sdk/client-ecr";
 import {
@@ -15,9 +14,9 @@ import {
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { DockerError, log, notImplemented } from "@sockerless/api";
 import {
-  agentExec,
   type AgentImages,
   agentSupport,
+  AgentWorkloadBackend,
   awsClientConfig,
   type CloudAgents,
   checkCloudMounts,
@@ -33,11 +32,8 @@ import {
 import type {
   Backend,
   ContainerRecord,
-  ContainerStats,
-  ExecSpec,
   LogQuery,
   LogRecord,
-  PathStat,
   RecoveredContainer,
   RunningProcess,
   RunSpec,
@@ -58,7 +54,7 @@ const INVOCATION_END_GRACE_MS = 5000;
  * start is one invocation that runs the container's command; output and exit come from the
  * invocation and its CloudWatch log group.
  */
-export class LambdaBackend implements Backend {
+export class LambdaBackend extends AgentWorkloadBackend implements Backend {
   readonly name = BACKEND;
   readonly capabilities = {
     exec: true,
@@ -70,7 +66,7 @@ export class LambdaBackend implements Backend {
   };
   readonly lambda: LambdaClient;
   readonly logs: CloudWatchLogsClient;
-  private readonly agents: CloudAgents;
+  protected readonly agents: CloudAgents;
   private readonly agentImages: AgentImages;
 
   constructor(
@@ -78,6 +74,7 @@ export class LambdaBackend implements Backend {
     images: ImageStore,
     dataRoot: string,
   ) {
+    super(BACKEND, WHERE);
     const cfg = awsClientConfig(s);
     ({ agents: this.agents, agentImages: this.agentImages } = agentSupport(
       s,
@@ -223,10 +220,6 @@ export class LambdaBackend implements Backend {
     );
   }
 
-  async exec(spec: RunSpec, exec: ExecSpec): Promise<RunningProcess> {
-    return agentExec(await this.agents.sessionOf(spec.id, WHERE), exec);
-  }
-
   async remove(id: string): Promise<void> {
     this.agents.forget(id);
     await this.lambda
@@ -337,35 +330,6 @@ export class LambdaBackend implements Backend {
         });
     }
     return out;
-  }
-
-  async statPath(spec: RunSpec, p: string): Promise<PathStat> {
-    return (await this.agents.runningSessionOf(spec, BACKEND, WHERE)).statPath(p);
-  }
-
-  async getArchive(spec: RunSpec, p: string): Promise<{ stat: PathStat; tar: Readable }> {
-    return this.agents.getArchive(await this.agents.runningSessionOf(spec, BACKEND, WHERE), p);
-  }
-
-  async putArchive(spec: RunSpec, p: string, tar: Readable, opts: { noOverwriteDirNonDir: boolean }) {
-    return (await this.agents.runningSessionOf(spec, BACKEND, WHERE)).putArchive(p, tar, opts);
-  }
-
-  exportFs(): Promise<Readable> {
-    return Promise.reject(notImplemented("docker export is not supported by the lambda backend"));
-  }
-
-  changes(): Promise<{ Path: string; Kind: 0 | 1 | 2 }[]> {
-    return Promise.reject(notImplemented("docker diff is not supported by the lambda backend"));
-  }
-
-  async sizeRw(): Promise<number> {
-    return 0;
-  }
-
-  /** measured inside the workload by its agent (its cgroup, or /proc) */
-  async stats(id: string): Promise<ContainerStats> {
-    return (await this.agents.sessionOf(id, WHERE)).usage();
   }
 }
 

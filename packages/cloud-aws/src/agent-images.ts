@@ -13,7 +13,7 @@ export class AgentImages {
   constructor(
     private readonly images: ImageStore,
     private readonly repo: EcrRepository,
-    private readonly layer: () => AgentLayer,
+    private readonly layer: () => Promise<AgentLayer>,
   ) {}
 
   async ref(imageId: string): Promise<string> {
@@ -33,7 +33,7 @@ export class AgentImages {
   private async make(imageId: string): Promise<string> {
     const parent = this.images.get(imageId);
     if (!parent) throw new Error(`image ${imageId} is not in the daemon's image store`);
-    const layer = this.layer();
+    const layer = await this.layer();
     // the same overlay (same config, layers and time) has the same id: made once per store
     const overlay = await this.images.createImage({
       parent: imageId,

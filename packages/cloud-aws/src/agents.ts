@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import {
   AgentExecError,
@@ -67,6 +68,15 @@ export class CloudAgents {
     this.server = server;
     this.url = this.s.callbackUrl ?? `http://${host.includes(":") ? `[${host}]` : host}:${port}/agent`;
     log.info({ callback: this.url }, "agent callback listening");
+  }
+
+  /**
+   * The layer to put into an image now: another daemon on this machine sharing the cache may have
+   * pruned the file since start-up (it keeps only its own build), so it is rebuilt when missing.
+   */
+  async currentLayer(): Promise<AgentLayer> {
+    if (!existsSync(this.layer.tarPath)) this.layer = await agentLayer();
+    return this.layer;
   }
 
   get callbackUrl(): string {
@@ -260,6 +270,8 @@ export function agentSupport(
   const agents = new CloudAgents(s.agent, AgentTokens.fromSettings(s.agentSecret, dataRoot));
   return {
     agents,
-    agentImages: new AgentImages(images, new EcrRepository(ecr, s.ecrRepository), () => agents.layer),
+    agentImages: new AgentImages(images, new EcrRepository(ecr, s.ecrRepository), () =>
+      agents.currentLayer(),
+    ),
   };
 }

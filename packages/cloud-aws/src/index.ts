@@ -8,3 +8,4 @@ export * from "./process.js";
 export * from "./record-tags.js";
 export * from "./state.js";
 export * from "./mounts.js";
+export * from "./agent-backend.js";
