@@ -1,7 +1,8 @@
 /**
  * The agent program: `agent [--listen [HOST:]PORT | --callback URL] --token T [--tty] [--stdin]
- * [--hold] [--grace SECONDS] -- ARGV...`. Settings also come from SOCKERLESS_AGENT_* variables
- * (see `settings`); those are removed from the main process's environment.
+ * [--hold] [--grace SECONDS] [--dns-search DOMAIN]... -- ARGV...`. Settings also come from
+ * SOCKERLESS_AGENT_* variables (see `settings`); those are removed from the main process's
+ * environment.
  */
 import { createServer } from "node:http";
 import { constants as osConstants } from "node:os";
@@ -11,6 +12,7 @@ import { acceptLink, dialLink, HandshakeRefused, openSocket } from "../handshake
 import type { Link } from "../link.js";
 import { bearer, tokenMatches } from "../protocol.js";
 import { Agent } from "./agent.js";
+import { addSearchDomains } from "./resolv.js";
 
 const log = (msg: string) => process.stderr.write(`sockerless-agent: ${msg}\n`);
 
@@ -27,6 +29,7 @@ function settings() {
       hold: { type: "boolean" },
       grace: { type: "string" },
       "resume-window": { type: "string" },
+      "dns-search": { type: "string", multiple: true },
     },
   });
   const env = process.env;
@@ -41,6 +44,7 @@ function settings() {
     hold: flag(values.hold, "SOCKERLESS_AGENT_HOLD"),
     graceMs: Number(values.grace ?? env.SOCKERLESS_AGENT_GRACE ?? 30) * 1000,
     resumeWindowMs: Number(values["resume-window"] ?? env.SOCKERLESS_AGENT_RESUME_WINDOW ?? 120) * 1000,
+    dnsSearch: values["dns-search"] ?? (env.SOCKERLESS_AGENT_DNS_SEARCH ?? "").split(/\s+/).filter(Boolean),
     argv: positionals,
   };
 }
@@ -131,6 +135,8 @@ function main(): void {
   if (!s.token) fail("no token (--token or SOCKERLESS_AGENT_TOKEN)");
   if (!s.listen === !s.callback)
     fail("exactly one of --listen or --callback (SOCKERLESS_AGENT_LISTEN / SOCKERLESS_CALLBACK_URL)");
+  // before the main process exists, so its first lookup already searches them
+  addSearchDomains(s.dnsSearch, log);
   const env = Object.entries(process.env)
     .filter(([k]) => !AGENT_VARS.test(k))
     .map(([k, v]) => `${k}=${v}`);
