@@ -84,9 +84,18 @@ describe("VPC resolver", () => {
     const o = await sd.send(new GetOperationCommand({ OperationId: op.OperationId }));
     return o.Operation!.Targets!.NAMESPACE!;
   }
-  async function service(ns: string, name: string, records: { Type: "A" | "SRV"; TTL: number }[]) {
+  async function service(
+    ns: string,
+    name: string,
+    records: { Type: "A" | "SRV" | "CNAME"; TTL: number }[],
+    RoutingPolicy: "MULTIVALUE" | "WEIGHTED" = "MULTIVALUE",
+  ) {
     const out = await sd.send(
-      new CreateServiceCommand({ Name: name, NamespaceId: ns, DnsConfig: { DnsRecords: records } }),
+      new CreateServiceCommand({
+        Name: name,
+        NamespaceId: ns,
+        DnsConfig: { RoutingPolicy, DnsRecords: records },
+      }),
     );
     return out.Service!.Id!;
   }
@@ -141,7 +150,7 @@ describe("VPC resolver", () => {
     assert.equal(soa.hostmaster, "awsdns-hostmaster.amazon.com");
   });
 
-  it("answers SRV records with instance host names, and over TCP", async () => {
+  it("answers SRV records with instance host names, CNAME records, and over TCP", async () => {
     const ns = await namespace("net.b.sockerless", vpcId);
     const api = await service(ns, "_api._tcp", [{ Type: "SRV", TTL: 20 }]);
     await register(api, "task9", { AWS_INSTANCE_IPV4: "10.0.0.9", AWS_INSTANCE_PORT: "8080" });
@@ -159,6 +168,11 @@ describe("VPC resolver", () => {
       [["A", "10.0.0.10"]],
     );
     assert.equal(rcode(await tcpQuery(server, "nothing.net.b.sockerless", "A")), 3);
+    // a CNAME service: the alias, followed inside the namespace
+    const alias = await service(ns, "www", [{ Type: "CNAME", TTL: 30 }], "WEIGHTED");
+    await register(alias, "c", { AWS_INSTANCE_CNAME: "web.net.b.sockerless" });
+    assert.deepEqual(await dns.resolveCname("www.net.b.sockerless"), ["web.net.b.sockerless"]);
+    assert.deepEqual(await dns.resolve4("www.net.b.sockerless"), ["10.0.0.10"]);
   });
 
   it("answers a namespace only to its own VPC's resolver; other names go upstream", async () => {
