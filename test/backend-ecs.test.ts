@@ -208,6 +208,61 @@ describe("ecs backend", () => {
     await ok(["network", "rm", "cloud-ecs-net"]);
   });
 
+  test("containers on one Docker network resolve each other by DNS inside their tasks", async () => {
+    await ok(["network", "create", "cloud-ecs-dns"]);
+    await ok([
+      "run",
+      "-d",
+      "--name",
+      "cloud-ecs-b",
+      "--network",
+      "cloud-ecs-dns",
+      "--network-alias",
+      "bee",
+      BUSYBOX,
+      "sleep",
+      "600",
+    ]);
+    // a network joined between create and start counts too (a new task definition revision)
+    await ok(["network", "create", "cloud-ecs-dns2"]);
+    await ok(["create", "--name", "cloud-ecs-a", "--network", "cloud-ecs-dns", BUSYBOX, "sleep", "600"]);
+    await ok(["network", "connect", "cloud-ecs-dns2", "cloud-ecs-a"]);
+    await ok(["start", "cloud-ecs-a"]);
+    const ecs = new ECSClient(sim.client);
+    const id = await inspect("cloud-ecs-b", "{{.Id}}");
+    const arn = (
+      await ecs.send(new ListTasksCommand({ cluster: CLUSTER, family: `sockerless-${id.slice(0, 12)}` }))
+    ).taskArns![0];
+    const task = (await ecs.send(new DescribeTasksCommand({ cluster: CLUSTER, tasks: [arn] }))).tasks![0];
+    const ip = task.attachments![0].details!.find((d) => d.name === "privateIPv4Address")!.value!;
+    const zone = `cloud-ecs-dns.${CLUSTER}.sockerless`;
+    // the agent put the network's namespace on the search line; the VPC resolver answers it
+    assert.match(
+      await ok(["exec", "cloud-ecs-a", "cat", "/etc/resolv.conf"]),
+      new RegExp(`^search ${zone} cloud-ecs-dns2\\.${CLUSTER}\\.sockerless\\b`, "m"),
+    );
+    const lookup = (name: string) => run(["exec", "cloud-ecs-a", "nslookup", name]);
+    const answer = (name: string) =>
+      new RegExp(`Name:\\s+${name.replace(/\./g, "\\.")}\\s+Address:\\s+${ip.replace(/\./g, "\\.")}\\s`);
+    const fqdn = await lookup(`cloud-ecs-b.${zone}`);
+    assert.equal(fqdn.code, 0, fqdn.stdout + fqdn.stderr);
+    assert.match(fqdn.stdout, answer(`cloud-ecs-b.${zone}`));
+    // short names: busybox's nslookup asks every search domain and prints each answer (its exit
+    // code is 1 here, as cloud-ecs-dns2 has no such name, where getaddrinfo would stop at the first)
+    for (const name of ["cloud-ecs-b", "bee", id.slice(0, 12)]) {
+      const r = await lookup(name);
+      assert.match(r.stdout, answer(`${name}.${zone}`), r.stdout + r.stderr);
+    }
+    await ok(["rm", "-f", "cloud-ecs-b"]);
+    const gone = await lookup(`cloud-ecs-b.${zone}`);
+    assert.notEqual(gone.code, 0, gone.stdout);
+    assert.match(gone.stdout, /NXDOMAIN/);
+    const short = (await lookup("cloud-ecs-b")).stdout;
+    assert.ok(!short.includes(ip), short);
+    await ok(["rm", "-f", "cloud-ecs-a"]);
+    await ok(["network", "rm", "cloud-ecs-dns", "cloud-ecs-dns2"]);
+  });
+
   test("a bind mount of a daemon host path answers 501", async () => {
     const r = await run(["create", "-v", "/tmp:/host", BUSYBOX, "true"]);
     assert.notEqual(r.code, 0);

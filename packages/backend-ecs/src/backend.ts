@@ -57,7 +57,13 @@ import type { ImageStore } from "@sockerless/images";
 import { CloudMapNames } from "./cloud-map.js";
 import { EfsVolumes } from "./efs-volumes.js";
 import type { EcsSettings } from "./settings.js";
-import { CONTAINER_NAME, familyOf, streamPrefixOf, taskDefinitionInput } from "./task-definition.js";
+import {
+  CONTAINER_NAME,
+  dnsSearchOf,
+  familyOf,
+  streamPrefixOf,
+  taskDefinitionInput,
+} from "./task-definition.js";
 import { TaskWatcher } from "./task-watcher.js";
 
 const BACKEND = "ecs";
@@ -100,6 +106,8 @@ export class EcsBackend extends AgentWorkloadBackend implements Backend {
   private subnets: string[] = [];
   /** container id -> its task definition ARN */
   private readonly taskDefs = new Map<string, string>();
+  /** task definition ARN -> the DNS search domains its agent adds (space-separated) */
+  private readonly searched = new Map<string, string>();
 
   constructor(
     private readonly s: EcsSettings,
@@ -162,12 +170,33 @@ export class EcsBackend extends AgentWorkloadBackend implements Backend {
     const rec = spec.container;
     const storage = await this.efs.forMounts(checkCloudMounts(rec, BACKEND, true));
     const image = await this.agentImages.ref(rec.Image);
+    const search = this.names.searchDomains(rec);
     const out = await this.ecs.send(
       new RegisterTaskDefinitionCommand(
-        taskDefinitionInput(rec, image, this.s, this.tags(rec), storage, this.agents.wrap(rec)),
+        taskDefinitionInput(rec, image, this.s, this.tags(rec), storage, this.agents.wrap(rec), search),
       ),
     );
-    this.taskDefs.set(spec.id, out.taskDefinition!.taskDefinitionArn!);
+    const arn = out.taskDefinition!.taskDefinitionArn!;
+    this.taskDefs.set(spec.id, arn);
+    this.searched.set(arn, search.join(" "));
+  }
+
+  /**
+   * The task definition to run: a new revision when the container joined or left networks since
+   * its definition was registered, as their namespaces are the agent's DNS search domains.
+   */
+  private async currentTaskDefinition(spec: RunSpec): Promise<string> {
+    const arn = await this.taskDefinitionOf(spec.id);
+    let had = this.searched.get(arn);
+    if (had === undefined) {
+      const td = await this.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: arn }));
+      had = dnsSearchOf(td.taskDefinition?.containerDefinitions?.[0]?.entryPoint).join(" ");
+      this.searched.set(arn, had);
+    }
+    if (had === this.names.searchDomains(spec.container).join(" ")) return arn;
+    this.taskDefs.delete(spec.id);
+    await this.prepare(spec);
+    return this.taskDefs.get(spec.id)!;
   }
 
   private async taskDefinitionOf(id: string): Promise<string> {
@@ -185,7 +214,7 @@ export class EcsBackend extends AgentWorkloadBackend implements Backend {
     const out = await this.ecs.send(
       new RunTaskCommand({
         cluster: this.s.cluster,
-        taskDefinition: await this.taskDefinitionOf(spec.id),
+        taskDefinition: await this.currentTaskDefinition(spec),
         launchType: "FARGATE",
         count: 1,
         startedBy: "sockerless",

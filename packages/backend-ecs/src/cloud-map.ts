@@ -39,6 +39,13 @@ export class CloudMapNames {
     return `${network}.${this.suffix}`;
   }
 
+  /** The namespaces of the container's networks with names: its task's DNS search domains. */
+  searchDomains(rec: ContainerRecord): string[] {
+    return Object.keys(rec.Networks)
+      .filter((net) => !NO_DNS.has(net))
+      .map((net) => this.namespaceName(net));
+  }
+
   private vpcId(): Promise<string> {
     this.vpc ??= this.ec2
       .send(new DescribeSubnetsCommand({ SubnetIds: this.subnets().slice(0, 1) }))

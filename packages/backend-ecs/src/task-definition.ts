@@ -43,6 +43,29 @@ export function fargateSize(
   throw new Error(`a memory limit of ${mib} MiB is more than a Fargate task can have (30720 MiB)`);
 }
 
+/**
+ * The agent's entrypoint with `--dns-search DOMAIN` for each of the container's network
+ * namespaces: Fargate task definitions cannot set dnsSearchDomains, so the agent adds them to
+ * resolv.conf and short container names resolve. They go before the `--` that precedes argv[0].
+ */
+export function withDnsSearch(entrypoint: string[], domains: string[]): string[] {
+  const sep = entrypoint.length - 2;
+  if (entrypoint[sep] !== "--")
+    throw new Error(`the agent's entrypoint does not end with "-- argv[0]": ${JSON.stringify(entrypoint)}`);
+  return [
+    ...entrypoint.slice(0, sep),
+    ...domains.flatMap((d) => ["--dns-search", d]),
+    ...entrypoint.slice(sep),
+  ];
+}
+
+/** The search domains a registered entrypoint carries (to notice networks joined since). */
+export function dnsSearchOf(entrypoint: string[] | undefined): string[] {
+  const e = entrypoint ?? [];
+  const end = e.length - 2; // the `--` before argv[0]
+  return e.flatMap((x, i) => (x === "--dns-search" && i + 1 < end ? [e[i + 1]] : []));
+}
+
 export function taskDefinitionInput(
   rec: ContainerRecord,
   image: string,
@@ -50,6 +73,7 @@ export function taskDefinitionInput(
   tags: Tags,
   storage: { volumes: Volume[]; mountPoints: EcsMountPoint[] },
   agent: AgentWrap,
+  dnsSearch: string[],
 ): RegisterTaskDefinitionCommandInput {
   const memoryBytes =
     typeof rec.HostConfig.Memory === "number" && rec.HostConfig.Memory > 0
@@ -72,7 +96,7 @@ export function taskDefinitionInput(
         image,
         essential: true,
         // the agent wraps the argv the engine merged from the image and the request, as dockerd does
-        entryPoint: agent.entrypoint,
+        entryPoint: withDnsSearch(agent.entrypoint, dnsSearch),
         command: agent.command,
         environment: [
           ...(rec.Config.Env ?? [])

@@ -271,10 +271,15 @@ sim
   )
   .option("--account <id>", "account id in ARNs", "000000000000")
   .option("--region <region>", "default region", process.env.AWS_REGION ?? "us-east-1")
+  .option(
+    "--dns-upstream <address[:port]>",
+    "where the VPC resolvers forward names outside Cloud Map's private namespaces (repeatable; default: the nameservers of /etc/resolv.conf)",
+    (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
+  )
   .action(async (opts) => {
     const { startAwsSimulator } = await import("@sockerless/sim-aws");
     try {
-      const running = await startAwsSimulator(opts);
+      const running = await startAwsSimulator({ ...opts, dnsUpstreams: opts.dnsUpstream });
       process.stdout.write(
         `sockerless sim aws: listening on ${running.url}\n  export AWS_ENDPOINT_URL=${running.url}\n`,
       );

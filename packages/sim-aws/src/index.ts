@@ -9,6 +9,7 @@ import * as efs from "./services/efs.js";
 import * as iam from "./services/iam.js";
 import * as lambda from "./services/lambda.js";
 import * as logs from "./services/logs.js";
+import * as resolver from "./services/resolver.js";
 import * as sts from "./services/sts.js";
 
 export * from "./sim.js";
@@ -26,12 +27,17 @@ export interface RunningSimulator {
 export async function startAwsSimulator(opts: SimOptions): Promise<RunningSimulator> {
   const sim = new Simulator(opts);
   // logs first: ECS and Lambda write through its sink
-  for (const m of [logs, sts, iam, ec2, ecr, ecs, lambda, cloudmap, efs]) m.register(sim);
+  for (const m of [logs, sts, iam, ec2, ecr, ecs, lambda, cloudmap, resolver, efs]) m.register(sim);
   const server = createSimServer(sim);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port, opts.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(opts.port, opts.host, () => resolve());
+    });
+  } catch (e) {
+    await sim.shutdown(); // services may hold sockets already (a restored VPC resolver)
+    throw e;
+  }
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : opts.port;
   // clients dial a wildcard listener on loopback; dockerd skips TLS only for 127.0.0.0/8 registries

@@ -15,6 +15,11 @@ export interface SimOptions {
   dockerHost: string;
   account: string;
   region: string;
+  /**
+   * where the VPC resolvers send names outside Cloud Map's private namespaces (ADDRESS[:PORT]);
+   * default: the nameservers of the host's /etc/resolv.conf
+   */
+  dnsUpstreams?: string[];
 }
 
 /** What a handler gets besides its input. */

@@ -348,7 +348,7 @@ describe("ECS tasks in the engine", { concurrency: true }, () => {
         command: [
           "sh",
           "-c",
-          'sleep 0.5; timeout 5 wget -qO- "$ECS_CONTAINER_METADATA_URI_V4/task"; echo; timeout 5 wget -qO- "$ECS_CONTAINER_METADATA_URI_V4"; echo; timeout 5 wget -qO- "$AWS_CONTAINER_CREDENTIALS_FULL_URI"; echo; echo "region=$AWS_REGION/$AWS_DEFAULT_REGION v3=$ECS_CONTAINER_METADATA_URI"',
+          'sleep 0.5; timeout 5 wget -qO- "$ECS_CONTAINER_METADATA_URI_V4/task"; echo; timeout 5 wget -qO- "$ECS_CONTAINER_METADATA_URI_V4"; echo; timeout 5 wget -qO- "$AWS_CONTAINER_CREDENTIALS_FULL_URI"; echo; echo "region=$AWS_REGION/$AWS_DEFAULT_REGION v3=$ECS_CONTAINER_METADATA_URI"; grep ^nameserver /etc/resolv.conf',
         ],
       },
       { taskRoleArn: "arn:aws:iam::000000000000:role/app" },
@@ -359,7 +359,7 @@ describe("ECS tasks in the engine", { concurrency: true }, () => {
     });
     const t = await until(task.taskArn!, "STOPPED");
     assert.equal(t.containers![0].exitCode, 0);
-    const [taskJson, containerJson, creds, env] = await logLines(
+    const [taskJson, containerJson, creds, env, nameserver] = await logLines(
       "/ecs/metadata",
       `ecs/main/${taskId(task.taskArn!)}`,
     );
@@ -384,6 +384,9 @@ describe("ECS tasks in the engine", { concurrency: true }, () => {
       container.Networks[0].IPv4Addresses[0],
       t.attachments![0].details!.find((d) => d.name === "privateIPv4Address")!.value,
     );
+    // the DNS server the metadata names is the one the container asks: its VPC's resolver
+    assert.match(container.Networks[0].DomainNameServers[0], /^127\.53\./);
+    assert.equal(nameserver, `nameserver ${container.Networks[0].DomainNameServers[0]}`);
     assert.equal(container.LogOptions["awslogs-stream"], `ecs/main/${taskId(task.taskArn!)}`);
     const c = JSON.parse(creds);
     assert.equal(c.RoleArn, "arn:aws:iam::000000000000:role/app");

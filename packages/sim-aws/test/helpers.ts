@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startAwsSimulator, type RunningSimulator } from "../src/index.js";
+import { startAwsSimulator, type RunningSimulator, type SimOptions } from "../src/index.js";
 
 /** The engine that runs workloads: the reference dockerd from scripts/test-env.sh. Fails, never skips. */
 export function dockerHost(): string {
@@ -35,6 +35,7 @@ export interface TestSim extends RunningSimulator {
 export async function startSim(
   dataDir = mkdtempSync(path.join(os.tmpdir(), "sim-aws-")),
   port = 0,
+  extra: Partial<SimOptions> = {},
 ): Promise<TestSim> {
   const running = await startAwsSimulator({
     host: "127.0.0.1",
@@ -43,6 +44,7 @@ export async function startSim(
     dockerHost: dockerHost(),
     account: "000000000000",
     region: "us-east-1",
+    ...extra,
   });
   const client = {
     endpoint: running.url,
@@ -63,7 +65,7 @@ export async function startSim(
     async restart() {
       const port_ = Number(new URL(running.url).port);
       await running.close();
-      return startSim(dataDir, port_);
+      return startSim(dataDir, port_, extra);
     },
     async cleanup() {
       await running.close();

@@ -1,7 +1,8 @@
 /**
  * The agent program: `agent [--listen [HOST:]PORT | --callback URL] --token T [--tty] [--stdin]
- * [--hold] [--grace SECONDS] [--user USER] [--add-host NAME:IP]... -- ARGV...`. Settings also come from SOCKERLESS_AGENT_* variables
- * (see `settings`); those are removed from the main process's environment.
+ * [--hold] [--grace SECONDS] [--user USER] [--add-host NAME:IP]... [--dns-search DOMAIN]...
+ * -- ARGV...`. Settings also come from SOCKERLESS_AGENT_* variables (see `settings`); those are
+ * removed from the main process's environment.
  */
 import { createServer } from "node:http";
 import { constants as osConstants } from "node:os";
@@ -11,6 +12,7 @@ import { acceptLink, dialLink, HandshakeRefused, openSocket } from "../handshake
 import type { Link } from "../link.js";
 import { bearer, tokenMatches } from "../protocol.js";
 import { Agent } from "./agent.js";
+import { addSearchDomains } from "./resolv.js";
 
 const log = (msg: string) => process.stderr.write(`sockerless-agent: ${msg}\n`);
 
@@ -29,6 +31,7 @@ function settings() {
       "resume-window": { type: "string" },
       user: { type: "string" },
       "add-host": { type: "string", multiple: true },
+      "dns-search": { type: "string", multiple: true },
     },
   });
   const env = process.env;
@@ -45,6 +48,7 @@ function settings() {
     resumeWindowMs: Number(values["resume-window"] ?? env.SOCKERLESS_AGENT_RESUME_WINDOW ?? 120) * 1000,
     user: values.user,
     hosts: values["add-host"] ?? [],
+    dnsSearch: values["dns-search"] ?? (env.SOCKERLESS_AGENT_DNS_SEARCH ?? "").split(/\s+/).filter(Boolean),
     argv: positionals,
   };
 }
@@ -138,6 +142,8 @@ function main(): void {
   if (!s.token) fail("no token (--token or SOCKERLESS_AGENT_TOKEN)");
   if (!s.listen === !s.callback)
     fail("exactly one of --listen or --callback (SOCKERLESS_AGENT_LISTEN / SOCKERLESS_CALLBACK_URL)");
+  // before the main process exists, so its first lookup already searches them
+  addSearchDomains(s.dnsSearch, log);
   const env = Object.entries(process.env)
     .filter(([k]) => !AGENT_VARS.test(k))
     .map(([k, v]) => `${k}=${v}`);

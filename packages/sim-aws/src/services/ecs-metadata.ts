@@ -20,9 +20,8 @@ function networks(ecs: Ecs, rec: TaskRec, td: Json): Json[] {
   const d = detailsOf(rec.task.attachments?.[0]);
   const ip = d.privateIPv4Address;
   const cidr = subnetCidr(ecs, d.subnetId, ip);
-  // the VPC router is the subnet's base + 1, its DNS server the VPC's base + 2 (172.31.0.2 in the default VPC)
+  // the VPC router is the subnet's base + 1
   const base = cidr.split("/")[0].split(".").map(Number);
-  const [a, b] = ip.split(".");
   return [
     {
       NetworkMode: "awsvpc",
@@ -30,7 +29,8 @@ function networks(ecs: Ecs, rec: TaskRec, td: Json): Json[] {
       AttachmentIndex: 0,
       MACAddress: d.macAddress,
       IPv4SubnetCIDRBlock: cidr,
-      DomainNameServers: [`${a}.${b}.0.2`],
+      // AWS says <VPC base>.2; the task's containers ask the simulator's VPC resolver (none: the engine's default DNS)
+      ...(rec.dnsServer ? { DomainNameServers: [rec.dnsServer] } : {}),
       DomainNameSearchList: [d.privateDnsName.split(".").slice(1).join(".")],
       PrivateDNSName: d.privateDnsName,
       SubnetGatewayIpv4Address: `${base[0]}.${base[1]}.${base[2]}.${base[3] + 1}/${cidr.split("/")[1]}`,

@@ -42,6 +42,8 @@ export interface TaskRec {
   task: Json;
   /** by container name */
   engine: Record<string, EngineRef>;
+  /** awsvpc: the VPC resolver address the containers use (none: the engine's default DNS) */
+  dnsServer?: string;
 }
 
 export interface EcsState {

@@ -3,11 +3,13 @@ import type Docker from "dockerode";
 import { followLogs } from "./ecs-awslogs.js";
 import { dependenciesMet } from "./ecs-depends.js";
 import { efsVolumeSource } from "./ecs-efs.js";
-import { releaseEni } from "./ecs-network.js";
+import { detailsOf, releaseEni } from "./ecs-network.js";
 import * as life from "./ecs-lifecycle.js";
 import { type Ecs, type Json, type TaskRec, type TaskRunner, isStopped } from "./ecs-model.js";
 import { type Pulled, engineMessage, pullAll } from "./ecs-pull.js";
 import { type ContainerSpec, LABEL_CONTAINER, LABEL_TASK, type TaskSpec, taskSpec } from "./ecs-spec.js";
+import { subnetInfo } from "./ec2.js";
+import { vpcResolvers } from "./resolver.js";
 
 /**
  * Runs tasks for real in the Docker Engine: pull, create, start, watch each container until it
@@ -149,9 +151,20 @@ export class EngineRunner implements TaskRunner {
     return this.ecs.sim.url || `http://127.0.0.1:${this.ecs.sim.opts.port}`;
   }
 
+  /** An awsvpc task asks its VPC's resolver (resolver.ts), when that one could start. */
+  private async dnsServer(rec: TaskRec): Promise<string | undefined> {
+    const eni = (rec.task.attachments as Json[] | undefined)?.find(
+      (a) => a.type === "ElasticNetworkInterface",
+    );
+    const subnet = detailsOf(eni).subnetId;
+    const vpc = subnet ? subnetInfo(this.ecs.sim, subnet)?.vpcId : undefined;
+    return vpc ? vpcResolvers(this.ecs.sim).serverFor(vpc) : undefined;
+  }
+
   private async start(run: Run): Promise<void> {
     const { rec } = run;
     life.provisioned(this.ecs, rec);
+    rec.dnsServer = await this.dnsServer(rec);
     const spec = (run.spec = this.spec(rec, await this.simUrl()));
     if (this.closing) return;
     if (spec.cannotStart) return this.failToStart(run, spec.cannotStart);

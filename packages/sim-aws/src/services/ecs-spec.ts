@@ -159,6 +159,8 @@ export function taskSpec(rec: TaskRec, td: Json, simUrl: string, efs: EfsResolve
       HostConfig: {
         // the engine has no bridge network; host networking also lets the task reach the simulator on loopback
         NetworkMode: "host",
+        // the VPC resolver (Docker honours Dns with host networking: resolv.conf is the container's own file)
+        Dns: rec.dnsServer ? [rec.dnsServer] : undefined,
         Memory: memory ? memory * 1024 * 1024 : undefined,
         MemoryReservation: memoryReservation ? memoryReservation * 1024 * 1024 : undefined,
         CpuShares: cpu ? Math.max(2, cpu) : undefined,
