@@ -141,12 +141,27 @@ describe("ecs backend", () => {
   test("stop and kill reach the main process through the agent", async () => {
     await ok(["run", "-d", "--name", "cloud-ecs-stop", BUSYBOX, "sleep", "600"]);
     assert.equal(await inspect("cloud-ecs-stop", "{{.State.Running}}"), "true");
-    await ok(["stop", "-t", "5", "cloud-ecs-stop"]);
-    // the agent is the task's PID 1, so sleep gets SIGTERM as with `docker run --init`
-    assert.equal(await inspect("cloud-ecs-stop", "{{.State.Status}} {{.State.ExitCode}}"), "exited 143");
+    await ok(["stop", "-t", "1", "cloud-ecs-stop"]);
+    // the agent applies PID 1's rule: sleep has no TERM handler, so only the SIGKILL after the
+    // timeout ends it, as on dockerd (137)
+    assert.equal(await inspect("cloud-ecs-stop", "{{.State.Status}} {{.State.ExitCode}}"), "exited 137");
     await ok(["start", "cloud-ecs-stop"]);
     await ok(["kill", "cloud-ecs-stop"]);
     assert.equal((await ok(["wait", "cloud-ecs-stop"])).trim(), "137");
+    await ok(["rm", "cloud-ecs-stop"]);
+    // a program that handles TERM gets it
+    await ok([
+      "run",
+      "-d",
+      "--name",
+      "cloud-ecs-stop",
+      BUSYBOX,
+      "sh",
+      "-c",
+      "trap 'exit 42' TERM; while true; do sleep 0.1; done",
+    ]);
+    await ok(["stop", "-t", "20", "cloud-ecs-stop"]);
+    assert.equal(await inspect("cloud-ecs-stop", "{{.State.Status}} {{.State.ExitCode}}"), "exited 42");
     await ok(["rm", "cloud-ecs-stop"]);
   });
 

@@ -2,9 +2,11 @@
 // whose execution environments run in the reference engine; the docker CLI is the client.
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { CloudWatchLogsClient, FilterLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { GetFunctionCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import {
   freePort,
@@ -23,12 +25,46 @@ let flags: string[];
 
 let sim: TestSim;
 let d: Daemon;
+let invokes: Map<string, Answer[]>;
 const ok = (args: string[]) => dockerOk(d.host, args, { timeoutMs: 120_000 });
 const run = (args: string[]) => docker(d.host, args, { timeoutMs: 120_000 });
 const inspect = async (name: string, fmt: string) => (await ok(["inspect", "--format", fmt, name])).trim();
 
+interface Answer {
+  functionError?: string;
+  payload: unknown;
+}
+
+/**
+ * What the simulator answered to each Invoke, by function name: observed on its HTTP server (the
+ * daemon is another process), so a test sees how Lambda saw the invocation end.
+ */
+function recordInvokes(s: TestSim): Map<string, Answer[]> {
+  const seen = new Map<string, Answer[]>();
+  s.server.prependListener("request", (req: IncomingMessage, res: ServerResponse) => {
+    const m = /^\/2015-03-31\/functions\/([^/?]+)\/invocations/.exec(req.url ?? "");
+    if (!m || req.method !== "POST") return;
+    const name = decodeURIComponent(m[1]);
+    let functionError: string | undefined;
+    const writeHead = res.writeHead.bind(res) as (...a: any[]) => ServerResponse;
+    res.writeHead = ((...a: any[]) => {
+      functionError ??= a.find((x) => typeof x === "object")?.["X-Amz-Function-Error"];
+      return writeHead(...a);
+    }) as any;
+    const end = res.end.bind(res) as (...a: any[]) => ServerResponse;
+    res.end = ((...a: any[]) => {
+      const body = Buffer.isBuffer(a[0]) ? a[0].toString() : "";
+      if (res.statusCode === 200)
+        seen.set(name, [...(seen.get(name) ?? []), { functionError, payload: body && JSON.parse(body) }]);
+      return end(...a);
+    }) as any;
+  });
+  return seen;
+}
+
 before(async () => {
   sim = await startSim();
+  invokes = recordInvokes(sim);
   useSim(sim);
   flags = [
     ...["--lambda-role-arn", ROLE, "--lambda-function-prefix", PREFIX, "--lambda-timeout", String(TIMEOUT)],
@@ -58,6 +94,36 @@ describe("lambda backend", () => {
     assert.equal(r.stderr, "to-stderr\n");
   });
 
+  test("the agent answers its invocation as a Lambda runtime: exit 0 a response, exit 3 an error", async () => {
+    const logs = new CloudWatchLogsClient(sim.client);
+    for (const [argv, code] of [
+      [["true"], 0],
+      [["sh", "-c", "exit 3"], 3],
+    ] as const) {
+      const name = `cloud-lambda-answer-${code}`;
+      assert.equal((await run(["run", "--name", name, BUSYBOX, ...argv])).code, code);
+      assert.equal((await ok(["wait", name])).trim(), String(code));
+      const fn = `${PREFIX}${(await inspect(name, "{{.Id}}")).slice(0, 12)}`;
+      assert.deepEqual(
+        invokes.get(fn),
+        code === 0
+          ? [{ functionError: undefined, payload: { exitCode: 0 } }]
+          : [
+              {
+                functionError: "Unhandled",
+                payload: { errorType: "Runtime.ExitError", errorMessage: `exit status ${code}` },
+              },
+            ],
+      );
+      // Lambda saw an answered invocation, not a runtime that died under it
+      const events = await logs.send(new FilterLogEventsCommand({ logGroupName: `/aws/lambda/${fn}` }));
+      const lines = (events.events ?? []).map((e) => e.message ?? "");
+      assert.equal(lines.filter((l) => l.startsWith("REPORT RequestId: ")).length, 1, lines.join("\n"));
+      assert.ok(!lines.some((l) => /Runtime exited|Status: error/.test(l)), lines.join("\n"));
+      await ok(["rm", name]);
+    }
+  });
+
   test("exec, stdin, cp and stop during the invocation, through the agent", async () => {
     await ok(["run", "-d", "--name", "cloud-lambda-exec", "-e", "FROM_RUN=yes", BUSYBOX, "sleep", "600"]);
     assert.equal(
@@ -76,7 +142,8 @@ describe("lambda backend", () => {
     assert.equal(readFileSync(path.join(dir, "back"), "utf8"), "through cp\n");
     rmSync(dir, { recursive: true, force: true });
     await ok(["stop", "cloud-lambda-exec"]);
-    assert.equal(await inspect("cloud-lambda-exec", "{{.State.Status}} {{.State.ExitCode}}"), "exited 143");
+    // as with dockerd: `sleep` as PID 1 has no SIGTERM handler, so stop kills it after its timeout
+    assert.equal(await inspect("cloud-lambda-exec", "{{.State.Status}} {{.State.ExitCode}}"), "exited 137");
     const cp = await run(["cp", "cloud-lambda-exec:/tmp/f", "-"]);
     assert.match(cp.stderr, /docker cp needs the container running on the lambda backend/);
     await ok(["rm", "cloud-lambda-exec"]);

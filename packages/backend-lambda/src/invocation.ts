@@ -27,20 +27,33 @@ const timedOut = (timeoutSec: number): Outcome => ({
   error: `the container outlived the Lambda function timeout (${timeoutSec} s) and was killed`,
 });
 
-/** The container's exit from the invocation's answer: Lambda reports the runtime's exit status. */
+/**
+ * The container's exit from the invocation's answer. The agent is the function's runtime: it
+ * answers `{"exitCode":0}`, or the error Runtime.ExitError "exit status N[: why it did not
+ * start]"; Lambda answers the same error type ("RequestId: … Error: Runtime exited with error:
+ * exit status N") for a runtime that exits without answering, and Sandbox.Timedout.
+ */
 export function invocationOutcome(out: InvokeCommandOutput, timeoutSec: number): Outcome {
-  if (!out.FunctionError) return { code: 0 };
-  let p: { errorType?: string; errorMessage?: string } = {};
+  const text = Buffer.from(out.Payload ?? []).toString("utf8");
+  let p: { errorType?: string; errorMessage?: string; exitCode?: unknown } = {};
   try {
-    p = JSON.parse(Buffer.from(out.Payload ?? []).toString("utf8"));
+    p = JSON.parse(text) ?? {};
   } catch {
     // not JSON: reported below as it is
   }
-  const status = /exit status (\d+)/.exec(p.errorMessage ?? "");
-  if (p.errorType === "Runtime.ExitError" && status) return { code: Number(status[1]) };
+  if (!out.FunctionError) {
+    if (Number.isInteger(p.exitCode)) return { code: p.exitCode as number };
+    return { code: 1, error: `the Lambda invocation answered without an exit code: ${text.slice(0, 200)}` };
+  }
+  const status = EXIT_STATUS.exec(p.errorMessage ?? "");
+  if (p.errorType === "Runtime.ExitError" && status)
+    return { code: Number(status[1]), ...(status[2] ? { error: status[2] } : {}) };
   if (p.errorType === "Sandbox.Timedout") return timedOut(timeoutSec);
   return { code: 1, error: `${p.errorType ?? out.FunctionError}: ${p.errorMessage ?? ""}`.trim() };
 }
+
+/** "exit status N", and after ": " the reason a main process could not start (the agent's) */
+const EXIT_STATUS = /exit status (\d+)(?:: (.+))?/;
 
 export interface InvocationState {
   running: boolean;
@@ -100,10 +113,20 @@ export async function lastInvocation(
   const id = /^REPORT RequestId: (\S+)/.exec(events[r].message!)![1];
   const mine = events.filter((e) => (e.message ?? "").includes(id));
   const finishedAt = new Date(events[r].timestamp ?? 0);
+  // the exit status as the agent logs it when it posts Runtime.ExitError (Lambda logs nothing for a
+  // posted error), or as Lambda logs a runtime that exited without answering
   const status = mine
-    .map((e) => /Runtime exited with error: exit status (\d+)/.exec(e.message!))
+    .filter((e) => isAgentLine(e.message!) || e.message!.startsWith("RequestId: "))
+    .map((e) => EXIT_STATUS.exec(e.message!))
     .find(Boolean);
-  if (status) return { running: false, startedAt, finishedAt, exitCode: Number(status[1]) };
+  if (status)
+    return {
+      running: false,
+      startedAt,
+      finishedAt,
+      exitCode: Number(status[1]),
+      ...(status[2] ? { error: status[2] } : {}),
+    };
   if (mine.some((e) => /Task timed out after/.test(e.message!)))
     return { running: false, startedAt, finishedAt, ...timedOut(timeoutSec), exitCode: 137 };
   return { running: false, startedAt, finishedAt, exitCode: 0 };

@@ -38,8 +38,9 @@ const run = randomBytes(3).toString("hex");
  * A Lambda custom runtime in busybox sh: it long-polls the Runtime API, prints the event, and
  * answers with the event echoed plus the environment's log stream name (one per execution
  * environment) and a per-environment counter. Special events: "fail" (runtime error post),
- * "crash" (exit 3), "huge" (a 6.4 MB response), "sleep" (5 s), "pause" (1 s), and
- * {"callback": url} (GET url first). With INIT_FAIL set it reports an init error and exits.
+ * "crash" (exit 3), "huge" (a 6.4 MB response), "sleep" (5 s), "pause" (1 s), "answer-exit"
+ * (answer, then exit 0 a second later, without asking for the next event), and {"callback": url}
+ * (GET url first). With INIT_FAIL set it reports an init error and exits.
  */
 const BOOTSTRAP = `#!/bin/sh
 api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
@@ -57,6 +58,10 @@ while true; do
   count=$((count + 1))
   echo "handling $event"
   case "$event" in
+    *answer-exit*)
+      printf '{"answered":true}' >/tmp/out
+      wget -q -O /dev/null --post-file=/tmp/out "$api/invocation/$id/response"
+      sleep 1; exit 0 ;;
     *fail*)
       printf '{"errorMessage":"failed on purpose","errorType":"HandlerError"}' >/tmp/out
       wget -q -O /dev/null --header 'Lambda-Runtime-Function-Error-Type: HandlerError' --post-file=/tmp/out "$api/invocation/$id/error"
@@ -265,6 +270,22 @@ describe("lambda", { timeout: 120_000 }, () => {
     });
     assert.equal(left.length, 0);
     assert.notEqual(payloadOf(await invoke("echo", "y")).env, before);
+  });
+
+  test("a runtime that answers and then exits: no error, and its environment is not reused", async () => {
+    await createActive("answers"); // its own pool: the only environment is the one that exits
+    const out = await invoke("answers", "answer-exit", { LogType: "Tail" });
+    assert.equal(out.FunctionError, undefined);
+    assert.deepEqual(payloadOf(out), { answered: true });
+    const log = Buffer.from(out.LogResult!, "base64").toString();
+    assert.doesNotMatch(log, /Runtime exited/);
+    assert.match(log, /\nREPORT RequestId: /);
+    // invoked while that runtime still runs (it exits 1 s later): a new environment answers
+    const next = await invoke("answers", "after-exit");
+    assert.equal(next.FunctionError, undefined, Buffer.from(next.Payload ?? []).toString());
+    assert.equal(payloadOf(next).echo, "after-exit");
+    assert.equal(payloadOf(next).count, 1, "a fresh environment");
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: "answers" }));
   });
 
   test("a response over 6 MB is Function.ResponseSizeTooLarge; an init error is returned as is", async () => {

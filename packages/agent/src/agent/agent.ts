@@ -95,6 +95,11 @@ export class Agent {
     return this.startPromise !== undefined;
   }
 
+  /** why the main process could not start, once that is known */
+  get mainError(): string | undefined {
+    return this.mainExit?.error;
+  }
+
   /** Deliver a signal to the main process as if it were the container's PID 1 (see pid1.ts). */
   signalMain(sig: string): void {
     if (!this.main || this.mainExit) return;

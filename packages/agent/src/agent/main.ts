@@ -12,6 +12,7 @@ import { acceptLink, dialLink, HandshakeRefused, openSocket } from "../handshake
 import type { Link } from "../link.js";
 import { bearer, tokenMatches } from "../protocol.js";
 import { Agent } from "./agent.js";
+import { takeLambdaInvocation } from "./lambda-runtime.js";
 import { addSearchDomains } from "./resolv.js";
 
 const log = (msg: string) => process.stderr.write(`sockerless-agent: ${msg}\n`);
@@ -157,6 +158,7 @@ function main(): void {
     user: s.user,
     hosts: s.hosts,
   });
+  const lambda = takeLambdaInvocation(log); // in Lambda: the agent is the function's runtime
   if (s.listen) listen(agent, s.listen, s.token, s.resumeWindowMs);
   else void dial(agent, s.callback!, s.token, s.id);
   // as PID 1 the agent receives the platform's signals (docker stop, StopTask): pass them on
@@ -167,7 +169,8 @@ function main(): void {
     });
   }
   if (!s.hold) void agent.startMain();
-  agent.finished.then((code) => {
+  agent.finished.then(async (code) => {
+    await lambda?.report(code, agent.mainError);
     process.stdout.write("", () => process.stderr.write("", () => process.exit(code)));
   });
   // keep the event loop alive while the agent waits (servers and timers are unref'd)

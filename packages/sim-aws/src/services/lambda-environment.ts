@@ -73,6 +73,8 @@ export class ExecutionEnvironment implements RuntimeApiHandler {
   private initMs?: number;
   private initReported = false;
   private exited = false;
+  /** the last invocation was answered; the runtime has not asked for the next one yet */
+  private awaitingNext = false;
   private idleTimer?: NodeJS.Timeout;
   private tornDown?: Promise<void>;
 
@@ -172,6 +174,7 @@ export class ExecutionEnvironment implements RuntimeApiHandler {
     res.on("close", () => {
       if (this.waiting === res) this.waiting = undefined;
     });
+    if (this.awaitingNext) this.becomeIdle();
     this.deliver();
   }
 
@@ -294,9 +297,18 @@ export class ExecutionEnvironment implements RuntimeApiHandler {
     this.active = undefined;
     a.resolve({ payload: o.payload, functionError: o.functionError, log: a.log });
     if (o.kill || this.exited) return this.teardown();
-    this.status = "idle";
     this.idleTimer = setTimeout(() => void this.destroy(), this.keepAliveMs);
     this.idleTimer.unref();
+    // Lambda's invoke phase ends when the runtime asks for the next event: only then can the
+    // environment take another invocation. A runtime that answers and then exits (the sockerless
+    // agent does) is never handed one; its exit tears the environment down.
+    if (this.waiting) this.becomeIdle();
+    else this.awaitingNext = true;
+  }
+
+  private becomeIdle(): void {
+    this.awaitingNext = false;
+    this.status = "idle";
     this.events.idle(this);
   }
 
