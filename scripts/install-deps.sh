@@ -21,6 +21,7 @@ PACKAGES=(
   make             # node-gyp
   python3          # node-gyp
   libc-bin         # ldd: the agent layer lists node's shared libraries
+  tini             # /usr/bin/tini-static: the agent layer's PID 1 (reaps orphaned processes)
   openssl          # docker backend test: CA, server and client certificates for a TLS engine
   bsdutils         # script(1): docker run -it through a terminal in tests
 )

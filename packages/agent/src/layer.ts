@@ -2,6 +2,8 @@
  * The agent as an image layer that runs in any Linux image (glibc, musl, no shell, no libc):
  * the bundled agent, the host's node binary, the shared libraries it needs and the dynamic loader,
  * all under /.sockerless/, started through that loader so the image's own libc is never used.
+ * A static tini starts it: as the workload's PID 1 it reaps orphaned processes, which node (whose
+ * libuv waits only for its own children) cannot do.
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -13,7 +15,9 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import tar from "tar-stream";
 
-export const AGENT_ROOT = "/.sockerless";
+import { AGENT_ROOT } from "./paths.js";
+
+export { AGENT_ROOT };
 
 export interface AgentLayer {
   /** uncompressed layer tar */
@@ -29,6 +33,8 @@ export interface LayerOptions {
   cacheDir?: string;
   /** the node binary to ship (default: the one running this code) */
   nodePath?: string;
+  /** a statically linked tini (default $SOCKERLESS_AGENT_TINI or Debian's /usr/bin/tini-static) */
+  tiniPath?: string;
 }
 
 interface FileEntry {
@@ -107,9 +113,17 @@ function nodePtyFiles(): FileEntry[] {
   return files.map((f) => ({ ...f, name: `node_modules/node-pty/${f.name}` }));
 }
 
-async function layerFiles(nodePath: string): Promise<{ files: FileEntry[]; loaderName: string }> {
+async function layerFiles(
+  nodePath: string,
+  tiniPath: string,
+): Promise<{ files: FileEntry[]; loaderName: string }> {
   const files: FileEntry[] = [];
   const root = AGENT_ROOT.slice(1);
+  if (!existsSync(tiniPath))
+    throw new Error(
+      `the agent layer needs a statically linked tini at ${tiniPath} (it reaps orphaned processes as the workload's PID 1): install Debian's tini package or set SOCKERLESS_AGENT_TINI`,
+    );
+  files.push({ name: `${root}/bin/tini`, source: await fs.realpath(tiniPath), mode: 0o755 });
   files.push({ name: `${root}/agent.cjs`, content: await bundle(), mode: 0o644 });
   files.push({ name: `${root}/bin/node`, source: nodePath, mode: 0o755 });
   const pty = nodePtyFiles();
@@ -190,10 +204,15 @@ export async function agentLayer(opts: LayerOptions = {}): Promise<AgentLayer> {
     opts.cacheDir ??
     process.env.SOCKERLESS_AGENT_CACHE ??
     path.join(homedir(), ".cache", "sockerless", "agent");
-  const { files, loaderName } = await layerFiles(nodePath);
+  const tiniPath = opts.tiniPath ?? process.env.SOCKERLESS_AGENT_TINI ?? "/usr/bin/tini-static";
+  const { files, loaderName } = await layerFiles(nodePath, tiniPath);
   const key = await fingerprint(files);
   const tarPath = path.join(cacheDir, `agent-layer-${key}.tar`);
   const entrypoint = [
+    // -s: reap as a subreaper also where the workload's PID 1 is the platform's (Lambda's init)
+    `${AGENT_ROOT}/bin/tini`,
+    "-s",
+    "--",
     `${AGENT_ROOT}/lib/${loaderName}`,
     "--library-path",
     `${AGENT_ROOT}/lib`,

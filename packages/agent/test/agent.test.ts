@@ -172,6 +172,20 @@ describe("agent in a busybox image (forward mode)", () => {
     await c.kill();
   });
 
+  it("reaps orphaned processes and reports usage (stats)", async () => {
+    // the subshell exits at once, so its background sleep is orphaned and re-parented to PID 1
+    const { c, session } = await forward(["sh", "-c", "(sleep 0.2 &); exec sleep 300"]);
+    const zombies = async () =>
+      (await execOut(session, ["sh", "-c", "cat /proc/[0-9]*/stat | grep -c ') Z ' || true"])).out.trim();
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(await zombies(), "0");
+    const u = await session.usage();
+    assert.equal(u.pids, 1, "the user's one process (sleep), the agent and tini left out");
+    assert.ok(u.memoryBytes > 0 && u.cpuNanos > 0, JSON.stringify(u));
+    session.close();
+    await c.kill();
+  });
+
   it("serves exec with a TTY, and resizes it", async () => {
     const { c, session } = await forward(["sleep", "300"]);
     const sized = await execOut(session, ["stty", "size"], { tty: true, rows: 30, cols: 100 });

@@ -32,6 +32,7 @@ describe("agent layer", () => {
     for (const n of [
       ".sockerless/agent.cjs",
       ".sockerless/bin/node",
+      ".sockerless/bin/tini",
       ".sockerless/lib/libc.so.6",
       ".sockerless/lib/libstdc++.so.6",
       ".sockerless/lib/ld-linux-x86-64.so.2",
@@ -47,6 +48,9 @@ describe("agent layer", () => {
     for (const lib of needed) assert.ok(names.has(`.sockerless/lib/${lib}`), `${lib} not shipped`);
     assert.equal(names.get(".sockerless/bin/node")!.mode! & 0o111, 0o111);
     assert.deepEqual(layer.entrypoint, [
+      "/.sockerless/bin/tini",
+      "-s",
+      "--",
       "/.sockerless/lib/ld-linux-x86-64.so.2",
       "--library-path",
       "/.sockerless/lib",

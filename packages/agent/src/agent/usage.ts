@@ -1,11 +1,13 @@
 import { promises as fs } from "node:fs";
+import { AGENT_ROOT } from "../paths.js";
 import type { UsageWire } from "../protocol.js";
 
 /**
  * The workload's resource usage as `docker stats` reports a container's: from the cgroup the
  * workload runs in (v2, else v1), or from /proc where no cgroup is visible (a Lambda sandbox).
  * CPU and memory are the whole workload's, the agent included (it counts against the task's
- * limits too); the PID count leaves the agent's own threads out, so it is the user's processes.
+ * limits too); the PID count leaves the agent's threads (and the layer's tini) out, so it is the
+ * user's processes.
  */
 export async function readUsage(cgroupRoot = "/sys/fs/cgroup", procRoot = "/proc"): Promise<UsageWire> {
   const own = await ownThreads(procRoot);
@@ -56,7 +58,17 @@ async function threadsOf(procRoot: string, pid: string): Promise<number> {
   }
 }
 
-const ownThreads = (procRoot: string) => threadsOf(procRoot, String(process.pid));
+/** The agent's threads, and its parent's when that is the layer's tini (the workload's PID 1). */
+async function ownThreads(procRoot: string): Promise<number> {
+  let own = await threadsOf(procRoot, String(process.pid));
+  try {
+    const exe = await fs.readlink(`${procRoot}/${process.ppid}/exe`);
+    if (exe === `${AGENT_ROOT}/bin/tini`) own += await threadsOf(procRoot, String(process.ppid));
+  } catch {
+    // no parent we can see
+  }
+  return own;
+}
 
 /** Kernel clock ticks per second for /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
 const USER_HZ = 100;
