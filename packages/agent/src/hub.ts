@@ -13,6 +13,8 @@ export interface HubOptions extends SessionOptions {
 
 interface Expected {
   token: string;
+  /** the start of the container whose agent is expected (`?run=`); any when undefined */
+  run?: string;
   links: Map<string, Link>;
   session?: Session;
   waiters: ((s: Session) => void)[];
@@ -29,11 +31,14 @@ export class ReverseAgentHub {
 
   constructor(private readonly opts: HubOptions = {}) {}
 
-  /** Accept an agent for container `id` presenting `token`. */
-  expect(id: string, token: string): void {
+  /**
+   * Accept an agent for container `id` presenting `token`, and when `run` is given only the one
+   * dialling with `?run=<run>` (an earlier start's agent gets 409).
+   */
+  expect(id: string, token: string, run?: string): void {
     const e = this.expected.get(id);
-    if (e) e.token = token;
-    else this.expected.set(id, { token, links: new Map(), waiters: [] });
+    if (e) Object.assign(e, { token, run });
+    else this.expected.set(id, { token, run, links: new Map(), waiters: [] });
   }
 
   /** Stop accepting the agent of `id` and close its session. */
@@ -74,6 +79,10 @@ export class ReverseAgentHub {
     const given = bearer(req.headers.authorization) ?? url.searchParams.get("token") ?? undefined;
     if (!e || !tokenMatches(given, e.token)) {
       socket.end("HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+      return;
+    }
+    if (e.run !== undefined && url.searchParams.get("run") !== e.run) {
+      socket.end("HTTP/1.1 409 Conflict\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {

@@ -489,6 +489,29 @@ describe("agent in reverse mode", () => {
     await c.wait();
   });
 
+  it("takes only the agent of the expected start of the container", async () => {
+    const id = `rev-${randomUUID()}`;
+    hub.expect(id, "rev-token", "run-2");
+    const stale = await runAgent({
+      argv: ["sleep", "300"],
+      agentArgs: ["--callback", callback, "--id", id, "--run", "run-1"],
+      token: "rev-token",
+    });
+    await until(
+      async () => /newer start of this container: not dialling again/.test(await logs(stale)),
+      20_000,
+    );
+    assert.equal(hub.session(id), undefined);
+    const current = await runAgent({
+      argv: ["sleep", "300"],
+      agentArgs: ["--callback", callback, "--id", id, "--run", "run-2"],
+      token: "rev-token",
+    });
+    const session = await hub.waitFor(id, 20_000);
+    assert.equal((await execOut(session, ["echo", "current"])).out, "current\n");
+    await Promise.all([stale.kill(), current.kill()]);
+  });
+
   it("refuses an agent with a wrong token and times out waiting for it", async () => {
     const id = `rev-${randomUUID()}`;
     hub.expect(id, "right-token");

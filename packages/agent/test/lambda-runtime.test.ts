@@ -47,7 +47,9 @@ class RuntimeApi {
     if (req.method === "GET" && req.url === "/2018-06-01/runtime/invocation/next") {
       this.nextAsked++;
       await new Promise((r) => setTimeout(r, this.holdNextMs));
-      res.writeHead(200, { "Lambda-Runtime-Aws-Request-Id": this.requestId }).end("{}");
+      res
+        .writeHead(200, { "Lambda-Runtime-Aws-Request-Id": this.requestId })
+        .end(JSON.stringify({ sockerlessRun: `run-of-${this.requestId}` }));
       return;
     }
     const p: Post = {
@@ -82,6 +84,7 @@ describe("lambda-runtime (the module)", () => {
       const inv = takeLambdaInvocation((m) => lines.push(m), { AWS_LAMBDA_RUNTIME_API: await api.start() })!;
       await inv.report(code, reason);
       assert.equal(await inv.requestId, api.requestId);
+      assert.equal(await inv.run, `run-of-${api.requestId}`); // the daemon's start id, from the event
       if (code === 0) {
         assert.deepEqual(api.posts, [
           { path: path(api, "response"), errorType: undefined, body: { exitCode: 0 } },

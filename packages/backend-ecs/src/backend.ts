@@ -210,7 +210,7 @@ export class EcsBackend extends AgentWorkloadBackend implements Backend {
 
   async start(spec: RunSpec): Promise<RunningProcess> {
     this.records.set(spec.id, spec.container);
-    this.agents.expectNew(spec.id);
+    const run = this.agents.expectNew(spec.id);
     const out = await this.ecs.send(
       new RunTaskCommand({
         cluster: this.s.cluster,
@@ -218,6 +218,10 @@ export class EcsBackend extends AgentWorkloadBackend implements Backend {
         launchType: "FARGATE",
         count: 1,
         startedBy: "sockerless",
+        // this start's id: the task's agent presents it, so an earlier start's agent is refused
+        overrides: {
+          containerOverrides: [{ name: CONTAINER_NAME, environment: [{ name: RUN_VAR, value: run }] }],
+        },
         networkConfiguration: {
           awsvpcConfiguration: {
             subnets: this.subnets,
@@ -296,9 +300,9 @@ export class EcsBackend extends AgentWorkloadBackend implements Backend {
   }
 
   /** A task that runs on after a daemon restart: its agent dials back, and is bound again. */
-  private reattach(rec: ContainerRecord, taskArn: string): CloudProcess {
+  private reattach(rec: ContainerRecord, taskArn: string, run: string | undefined): CloudProcess {
     const proc = new CloudProcess({ signal: (sig) => this.signal(taskArn, sig) });
-    this.agents.expect(rec.Id);
+    this.agents.expect(rec.Id, run);
     const stopped = this.watcher.until(taskArn, (t) => t.lastStatus === "STOPPED");
     const exit = this.agents
       .connect(
@@ -468,7 +472,7 @@ export class EcsBackend extends AgentWorkloadBackend implements Backend {
       else if (latest.lastStatus !== "STOPPED")
         out.set(spec.id, {
           state: "running",
-          proc: this.reattach(spec.container, latest.taskArn!),
+          proc: this.reattach(spec.container, latest.taskArn!, runOf(latest)),
           startedAt: (latest.startedAt ?? latest.createdAt ?? new Date()).toISOString(),
           paused: false,
         });
@@ -490,6 +494,13 @@ export class EcsBackend extends AgentWorkloadBackend implements Backend {
 }
 
 const taskIdOf = (arn: string) => arn.slice(arn.lastIndexOf("/") + 1);
+
+/** The agent variable naming the start a task belongs to (in RunTask's container overrides). */
+const RUN_VAR = "SOCKERLESS_AGENT_RUN";
+const runOf = (t: Task) =>
+  t.overrides?.containerOverrides
+    ?.find((c) => c.name === CONTAINER_NAME)
+    ?.environment?.find((e) => e.name === RUN_VAR)?.value;
 
 /** The task's address in its subnet (awsvpc: the ENI's). */
 function eniAddress(t: Task): string | undefined {

@@ -179,10 +179,16 @@ export class LambdaBackend extends AgentWorkloadBackend implements Backend {
 
   async start(spec: RunSpec): Promise<RunningProcess> {
     await this.active(spec.id);
-    this.agents.expectNew(spec.id);
+    const run = this.agents.expectNew(spec.id);
     const proc = new CloudProcess({ signal: (sig) => cannotSignal(spec.id, sig) });
     const outcome = this.lambda
-      .send(new InvokeCommand({ FunctionName: this.fn(spec.id), Payload: Buffer.from("{}") }))
+      // the event names this start: the agent presents it, so an earlier start's agent is refused
+      .send(
+        new InvokeCommand({
+          FunctionName: this.fn(spec.id),
+          Payload: Buffer.from(JSON.stringify({ sockerlessRun: run })),
+        }),
+      )
       .then(
         (out) => invocationOutcome(out, this.s.timeoutSec),
         (e): Outcome => ({ code: 255, error: `the Lambda invocation failed: ${(e as Error).message}` }),
@@ -270,7 +276,7 @@ export class LambdaBackend extends AgentWorkloadBackend implements Backend {
    */
   private reattach(rec: ContainerRecord): CloudProcess {
     const proc = new CloudProcess({ signal: (sig) => cannotSignal(rec.Id, sig) });
-    this.agents.expect(rec.Id);
+    this.agents.expect(rec.Id); // the event of a running invocation cannot be read back: any run
     const ended: Promise<Outcome> = pollUntil(
       async () => {
         const now = await lastInvocation(this.logs, this.group(rec.Id), this.s.timeoutSec);

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import {
@@ -112,14 +113,20 @@ export class CloudAgents {
     };
   }
 
-  expect(id: string): void {
-    this.hub.expect(id, this.tokens.token(id));
+  /** `run`: the start whose agent is expected (unknown after a daemon restart on Lambda: any). */
+  expect(id: string, run?: string): void {
+    this.hub.expect(id, this.tokens.token(id), run);
   }
 
-  /** A new run of the container: only its new agent counts (the last run's may still be saying goodbye). */
-  expectNew(id: string): void {
+  /**
+   * A new start of the container: only its agent counts (the last one's may still be saying
+   * goodbye); the workload gets the returned run id (ECS: RunTask overrides, Lambda: the event).
+   */
+  expectNew(id: string): string {
+    const run = randomBytes(8).toString("hex");
     this.hub.forget(id);
-    this.expect(id);
+    this.expect(id, run);
+    return run;
   }
 
   session(id: string): AgentSession | undefined {

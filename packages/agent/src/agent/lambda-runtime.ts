@@ -2,8 +2,8 @@
  * The agent as a Lambda runtime client. In a Lambda image function the entrypoint IS the runtime:
  * Lambda waits for it to take the invocation (`GET …/invocation/next`) and to answer it, and ends
  * an init phase that never asks after ~10 s. So when AWS_LAMBDA_RUNTIME_API is set the agent
- * takes the invocation at once (while it dials the daemon: the event carries nothing the daemon
- * needs, and asking late would count against the init limit) and answers it when it is about to
+ * takes the invocation at once (asking late would count against the init limit; the event names
+ * the run of the container the daemon started, which the agent presents when it dials) and answers it when it is about to
  * exit: `…/response` `{"exitCode":0}`, or `…/error` Runtime.ExitError "exit status N" (the
  * wording Lambda uses for a runtime that exits, which the daemon parses).
  *
@@ -20,6 +20,8 @@ const REPORT_WAIT_MS = 5000;
 export interface LambdaInvocation {
   /** The invocation's request id, once taken (undefined when it could not be). */
   readonly requestId: Promise<string | undefined>;
+  /** The run the daemon named in the event (`{"sockerlessRun": …}`), if any. */
+  readonly run: Promise<string | undefined>;
   /** Answer the invocation with the main process's exit (`reason`: why it could not start). */
   report(code: number, reason?: string): Promise<void>;
 }
@@ -32,10 +34,12 @@ export function takeLambdaInvocation(
   const api = env.AWS_LAMBDA_RUNTIME_API;
   if (!api) return undefined;
   const base = `http://${api}/${API_VERSION}/runtime/invocation`;
-  const requestId = nextInvocation(`${base}/next`).catch((e: Error) => {
+  const taken = nextInvocation(`${base}/next`).catch((e: Error) => {
     log(`cannot take the Lambda invocation from the Runtime API (${api}): ${e.message}`);
     return undefined;
   });
+  const requestId = taken.then((t) => t?.requestId);
+  const run = taken.then((t) => runOf(t?.event));
   let reported: Promise<void> | undefined;
   const report = async (code: number, reason?: string) => {
     const id = await Promise.race([requestId, delay(REPORT_WAIT_MS, undefined)]);
@@ -65,12 +69,22 @@ export function takeLambdaInvocation(
   };
   return {
     requestId,
+    run,
     report: (code, reason) => (reported ??= report(code, reason)),
   };
 }
 
-/** The long poll for the next event: resolves with its request id (the event itself is unused). */
-function nextInvocation(url: string): Promise<string> {
+function runOf(event: Buffer | undefined): string | undefined {
+  try {
+    const run = (JSON.parse(event?.toString("utf8") ?? "") as { sockerlessRun?: unknown }).sockerlessRun;
+    return typeof run === "string" ? run : undefined;
+  } catch {
+    return undefined; // not JSON, or not from a daemon
+  }
+}
+
+/** The long poll for the next event: its request id and payload. */
+function nextInvocation(url: string): Promise<{ requestId: string; event: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = http.get(url, (res) => {
       const body: Buffer[] = [];
@@ -82,7 +96,7 @@ function nextInvocation(url: string): Promise<string> {
           reject(new Error(`GET ${url}: ${res.statusCode} ${Buffer.concat(body).toString().trim()}`));
         else if (typeof id !== "string" || !id)
           reject(new Error(`GET ${url}: no Lambda-Runtime-Aws-Request-Id header`));
-        else resolve(id);
+        else resolve({ requestId: id, event: Buffer.concat(body) });
       });
     });
     req.on("error", reject);

@@ -1,6 +1,6 @@
 /**
  * The agent program: `agent [--listen [HOST:]PORT | --callback URL] --token T [--tty] [--stdin]
- * [--hold] [--grace SECONDS] [--user USER] [--add-host NAME:IP]... [--dns-search DOMAIN]...
+ * [--hold] [--grace SECONDS] [--run RUN] [--user USER] [--add-host NAME:IP]... [--dns-search DOMAIN]...
  * -- ARGV...`. Settings also come from SOCKERLESS_AGENT_* variables (see `settings`); those are
  * removed from the main process's environment.
  */
@@ -33,6 +33,7 @@ function settings() {
       user: { type: "string" },
       "add-host": { type: "string", multiple: true },
       "dns-search": { type: "string", multiple: true },
+      run: { type: "string" },
     },
   });
   const env = process.env;
@@ -42,6 +43,7 @@ function settings() {
     callback: values.callback ?? env.SOCKERLESS_CALLBACK_URL,
     token: values.token ?? env.SOCKERLESS_AGENT_TOKEN ?? "",
     id: values.id ?? env.SOCKERLESS_CONTAINER_ID,
+    run: values.run ?? env.SOCKERLESS_AGENT_RUN,
     tty: flag(values.tty, "SOCKERLESS_AGENT_TTY"),
     stdin: flag(values.stdin, "SOCKERLESS_AGENT_STDIN"),
     hold: flag(values.hold, "SOCKERLESS_AGENT_HOLD"),
@@ -104,10 +106,19 @@ function listen(agent: Agent, addr: string, token: string, resumeWindowMs: numbe
 }
 
 /** Reverse mode: dial the daemon's callback URL, and dial again (resuming) after a drop. */
-async function dial(agent: Agent, callback: string, token: string, id: string | undefined): Promise<void> {
+async function dial(
+  agent: Agent,
+  callback: string,
+  token: string,
+  id: string | undefined,
+  run: Promise<string | undefined>,
+): Promise<void> {
   const url = new URL(callback);
   url.protocol = url.protocol.replace(/^http/, "ws");
   if (id && !url.searchParams.has("id")) url.searchParams.set("id", id);
+  // which start of the container this workload is: the daemon takes no agent of an earlier one
+  const r = await run;
+  if (r) url.searchParams.set("run", r);
   let link: Link | undefined;
   let delay = 100;
   for (;;) {
@@ -127,6 +138,10 @@ async function dial(agent: Agent, callback: string, token: string, id: string | 
         if (forGood) return;
       }
     } catch (e) {
+      if (e instanceof HandshakeRefused && e.status === 409) {
+        log(`the daemon runs a newer start of this container: not dialling again`);
+        return;
+      }
       if (e instanceof HandshakeRefused) log(`${e.message} (callback ${url.origin}${url.pathname})`);
     }
     await new Promise((r) => setTimeout(r, delay).unref());
@@ -160,7 +175,14 @@ function main(): void {
   });
   const lambda = takeLambdaInvocation(log); // in Lambda: the agent is the function's runtime
   if (s.listen) listen(agent, s.listen, s.token, s.resumeWindowMs);
-  else void dial(agent, s.callback!, s.token, s.id);
+  else
+    void dial(
+      agent,
+      s.callback!,
+      s.token,
+      s.id,
+      s.run ? Promise.resolve(s.run) : (lambda?.run ?? Promise.resolve(undefined)),
+    );
   // as PID 1 the agent receives the platform's signals (docker stop, StopTask): pass them on
   for (const sig of ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const) {
     process.on(sig, () => {
