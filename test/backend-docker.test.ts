@@ -13,6 +13,7 @@ import Docker from "dockerode";
 import { BUSYBOX, cleanup, docker, dockerOk, startDaemon, until, type Daemon } from "./helpers.js";
 
 const REF = process.env.SOCKERLESS_REF_DOCKER_HOST;
+const REGISTRY = process.env.SOCKERLESS_TEST_REGISTRY ?? "127.0.0.1:5000";
 if (!REF)
   throw new Error(
     "SOCKERLESS_REF_DOCKER_HOST is not set: the docker backend suite needs the reference engine (scripts/test-env.sh)",
@@ -404,22 +405,68 @@ describe("docker backend: networks, volumes, images", () => {
     assert.match(pulled, /Status: Image is up to date|Downloaded newer image/);
   });
 
-  test("commit, build and save answer 501 before doing anything", async () => {
-    const c = `${P}-commit`;
-    await dockerOk(d.host, ["create", "--name", c, BUSYBOX, "true"]);
-    const commit = await docker(d.host, ["commit", c, `${P}-committed:1`]);
-    assert.match(commit.stderr, /commit is not supported by the docker backend/);
-    await dockerOk(d.host, ["rm", c]);
-    const before = await dockerOk(d.host, ["ps", "-aq"]);
-    const build = await docker(d.host, ["build", "-q", "-"], {
-      input: `FROM ${BUSYBOX}\nRUN echo hi > /x\n`,
-      env: { DOCKER_BUILDKIT: "0" },
-    });
-    assert.notEqual(build.code, 0);
-    assert.match(build.stderr, /image build is not supported by the docker backend/);
-    assert.equal(await dockerOk(d.host, ["ps", "-aq"]), before);
-    const save = await docker(d.host, ["save", "-o", path.join(tmp, "saved.tar"), BUSYBOX]);
-    assert.match(save.stderr, /image save is not supported by the docker backend yet/);
+  test("build, commit, save, load, import and push are the engine's own", async () => {
+    const img = (name: string) => `${P}-${name}:1`;
+    const idOnEngine = async (ref: string) =>
+      (await dockerOk(REF!, ["image", "inspect", "-f", "{{.Id}}", ref])).trim();
+    try {
+      // build: the engine builds (its RUN containers included) and the image runs through Sockerless
+      const built = await dockerOk(d.host, ["build", "-t", img("built"), "-"], {
+        input: `FROM ${BUSYBOX}\nRUN echo built-on-the-engine > /x\nCMD ["cat", "/x"]\n`,
+        env: { DOCKER_BUILDKIT: "0" },
+      });
+      assert.match(built, /Successfully tagged/);
+      assert.ok((await idOnEngine(img("built"))).startsWith("sha256:"));
+      assert.equal(await dockerOk(d.host, ["run", "--rm", img("built")]), "built-on-the-engine\n");
+      const failing = await docker(d.host, ["build", "-"], {
+        input: `FROM ${BUSYBOX}\nRUN exit 3\n`,
+        env: { DOCKER_BUILDKIT: "0" },
+      });
+      assert.notEqual(failing.code, 0);
+      assert.match(failing.stderr, /returned a non-zero code: 3/);
+
+      // commit: of the Sockerless container, with its change, options passed on
+      const c = `${P}-commit`;
+      await dockerOk(d.host, ["run", "--name", c, BUSYBOX, "sh", "-c", "echo committed > /c"]);
+      await dockerOk(d.host, ["commit", "-c", "CMD cat /c", "-m", "via sockerless", c, img("committed")]);
+      await dockerOk(d.host, ["rm", c]);
+      assert.equal(await dockerOk(d.host, ["run", "--rm", img("committed")]), "committed\n");
+      assert.equal(
+        (await dockerOk(REF!, ["image", "inspect", "-f", "{{.Comment}}", img("committed")])).trim(),
+        "via sockerless",
+      );
+      const missing = await docker(d.host, ["commit", `${P}-no-such-container`, img("x")]);
+      assert.match(missing.stderr, /No such container/);
+
+      // save and load: a round trip through the engine keeps the image id
+      const tar = path.join(tmp, "saved.tar");
+      await dockerOk(d.host, ["save", "-o", tar, img("built")]);
+      const id = await idOnEngine(img("built"));
+      await dockerOk(d.host, ["rmi", img("built")]);
+      assert.match(await dockerOk(d.host, ["load", "-i", tar]), new RegExp(`Loaded image: ${img("built")}`));
+      assert.equal(await idOnEngine(img("built")), id);
+
+      // import: the engine's, from the exported filesystem on stdin
+      const exported = path.join(tmp, "exported.tar");
+      const e = `${P}-export`;
+      await dockerOk(d.host, ["create", "--name", e, img("committed")]);
+      await dockerOk(d.host, ["export", "-o", exported, e]);
+      await dockerOk(d.host, ["rm", e]);
+      await dockerOk(d.host, ["import", "-c", 'CMD ["cat", "/c"]', exported, img("imported")]);
+      assert.equal(await dockerOk(d.host, ["run", "--rm", img("imported")]), "committed\n");
+
+      // push: the engine pushes to the local registry, and pulls it back by digest
+      const remote = `${REGISTRY}/${P}-pushed:1`;
+      await dockerOk(d.host, ["tag", img("built"), remote]);
+      const pushed = await dockerOk(d.host, ["push", remote]);
+      const digest = /digest: (sha256:[0-9a-f]{64})/.exec(pushed)?.[1];
+      assert.ok(digest, pushed);
+      await dockerOk(d.host, ["rmi", remote]);
+      await dockerOk(d.host, ["pull", `${REGISTRY}/${P}-pushed@${digest}`]);
+    } finally {
+      for (const n of ["built", "committed", "imported"]) await docker(REF!, ["rmi", "-f", img(n)]);
+      await docker(REF!, ["rmi", "-f", `${REGISTRY}/${P}-pushed:1`]);
+    }
   });
 
   test("containers made directly on the engine are hidden from Sockerless", async () => {

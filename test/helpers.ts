@@ -169,7 +169,7 @@ export function docker(
 export async function dockerOk(
   host: string,
   args: string[],
-  opts: { input?: string; timeoutMs?: number } = {},
+  opts: Parameters<typeof docker>[2] = {},
 ): Promise<string> {
   const r = await docker(host, args, opts);
   if (r.code !== 0) throw new Error(`docker ${args.join(" ")} exited ${r.code}: ${r.stderr}`);

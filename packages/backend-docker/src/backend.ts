@@ -83,7 +83,7 @@ export class DockerBackend implements Backend {
 
   constructor(private readonly opts: DockerBackendOptions) {
     this.client = new EngineClient(opts);
-    this.images = new EngineImages(this.client);
+    this.images = new EngineImages(this.client, ref);
     this.networks = {
       create: (n) => this.createNetwork(n),
       remove: (n) => this.ignore404(this.client.json("DELETE", `/networks/${enc(n.Name)}`)),

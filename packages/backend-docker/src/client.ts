@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { pipeline } from "node:stream/promises";
 import type { Duplex, Readable } from "node:stream";
 import DockerModem from "docker-modem";
 import { DockerError } from "@sockerless/api";
@@ -183,6 +184,51 @@ export class EngineClient {
       });
       req.on("error", (err) => reject(this.unreachable(err)));
       req.end(body);
+    });
+  }
+
+  /**
+   * Pass a client's request to the engine as it is (body streamed, the headers an image operation
+   * uses) and the engine's answer back as it is. A client that goes away cancels the engine's work
+   * (dockerd stops a build whose client disconnected).
+   */
+  forward(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<void> {
+    const headers: Record<string, string> = {};
+    for (const h of ["content-type", "content-length", "x-registry-auth", "x-registry-config"]) {
+      const v = req.headers[h];
+      if (typeof v === "string") headers[h] = v;
+    }
+    const q = query.toString();
+    const mod = this.target.tls ? https : http;
+    return new Promise<void>((resolve, reject) => {
+      const out = mod.request({
+        ...this.target.where,
+        agent: this.agent,
+        method: req.method,
+        path: q ? `${path}?${q}` : path,
+        headers,
+      });
+      out.on("response", (up) => {
+        const pass: Record<string, string> = {};
+        for (const h of ["content-type", "content-length"]) {
+          const v = up.headers[h];
+          if (typeof v === "string") pass[h] = v;
+        }
+        res.writeHead(up.statusCode ?? 502, pass);
+        pipeline(up, res).then(resolve, () => {
+          res.destroy(); // the client sees a cut stream, as from dockerd
+          resolve();
+        });
+      });
+      out.on("error", (err) => {
+        if (!res.headersSent) reject(this.unreachable(err));
+        else {
+          res.destroy();
+          resolve();
+        }
+      });
+      res.on("close", () => out.destroy());
+      pipeline(req, out).catch(() => {}); // a failed upload shows as the engine's error or a cut
     });
   }
 

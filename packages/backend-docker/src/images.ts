@@ -10,6 +10,7 @@ import type {
   ProgressMessage,
   RegistryAuth,
 } from "@sockerless/images";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { EngineClient } from "./client.js";
 
 const enc = encodeURIComponent;
@@ -27,7 +28,16 @@ function authHeader(auth: RegistryAuth | undefined): Record<string, string> {
 export class EngineImages implements ImageProvider {
   private readonly seen = new Map<string, ImageRecord>();
 
-  constructor(private readonly client: EngineClient) {}
+  constructor(
+    private readonly client: EngineClient,
+    /** the engine's name of a Sockerless container */
+    readonly containerRef: (id: string) => string,
+  ) {}
+
+  /** build, commit, push, save, load and import are the engine's own, answered as it answers */
+  forward(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<void> {
+    return this.client.forward(req, res, path, query);
+  }
 
   async resolve(ref: string): Promise<ImageRecord | undefined> {
     let img: ImageInspect;

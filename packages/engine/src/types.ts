@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
 import type {
   ImageConfig,
@@ -348,6 +349,14 @@ export interface ImageProvider {
   tag(ref: string, repo: string, tag: string | undefined): Promise<void>;
   remove(ref: string, force: boolean, noprune: boolean): Promise<ImageDeleteResponseItem[]>;
   prune(filters: string | undefined): Promise<ImagePruneReport>;
+  /**
+   * Image operations the platform does itself (build, commit, push, save, load, import): the
+   * client's request goes to it (its path unversioned, `query` rewritten where names differ) and
+   * its answer comes back as it is. Without it they answer 501.
+   */
+  forward?(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<void>;
+  /** The platform's name of container `id`, for a forwarded commit. */
+  containerRef?(id: string): string;
 }
 
 export interface NetworkHooks {

@@ -4,6 +4,7 @@ import type { Engine } from "@sockerless/engine";
 import type { RegistryAuth } from "@sockerless/images";
 import type { Ctx } from "../context.js";
 import { unsupportedHandler } from "../unsupported.js";
+import { platformDoes } from "./images.js";
 import type { Route } from "./index.js";
 
 const BUILDKIT_MESSAGE =
@@ -48,6 +49,7 @@ function registryConfig(ctx: Ctx): Record<string, RegistryAuth> {
 /** POST /build: the legacy builder with dockerd's JSON progress stream. */
 async function build(ctx: Ctx) {
   if (ctx.str("version") === "2") throw badRequest(BUILDKIT_MESSAGE);
+  if (await platformDoes(ctx)) return;
   // every step is a commit: refuse before running anything on a backend that cannot commit
   if (!ctx.engine.backend.diffTar)
     throw notImplemented(`image build is not supported by the ${ctx.engine.backend.name} backend`);

@@ -45,9 +45,28 @@ export async function jsonStream(ctx: Ctx, fn: (write: (m: ProgressMessage) => v
   res.end();
 }
 
+/**
+ * On a backend whose platform keeps images (the docker backend), the platform does the operation
+ * and answers; false when Sockerless does it itself.
+ */
+export async function platformDoes(ctx: Ctx, query: URLSearchParams = ctx.query): Promise<boolean> {
+  const images = ctx.engine.backend.images;
+  if (!images?.forward) return false;
+  // unversioned: the platform answers in its own API version, which the client negotiated with us
+  const path = new URL(ctx.req.url ?? "/", "http://x").pathname.replace(/^\/v[0-9.]+(?=\/)/, "");
+  await images.forward(ctx.req, ctx.mustRes(), path, query);
+  return true;
+}
+
 /** POST /commit: the container's changes as a new image; `changes` are Dockerfile lines. */
 async function commit(ctx: Ctx) {
   const c = ctx.engine.containers.get(ctx.str("container") ?? "");
+  const containerRef = ctx.engine.backend.images?.containerRef;
+  if (containerRef) {
+    const q = new URLSearchParams(ctx.query);
+    q.set("container", containerRef(c.Id));
+    if (await platformDoes(ctx, q)) return;
+  }
   const body = await ctx.json<ContainerConfig | null>(null);
   const base = body && typeof body === "object" && !Array.isArray(body) ? body : c.Config;
   const config = applyCommitChanges(base, ctx.query.getAll("changes"));
@@ -65,7 +84,10 @@ async function commit(ctx: Ctx) {
 async function createImage(ctx: Ctx) {
   const fromImage = ctx.str("fromImage");
   const fromSrc = ctx.str("fromSrc");
-  if (fromSrc !== undefined) return importImage(ctx, fromSrc);
+  if (fromSrc !== undefined) {
+    if (!(await platformDoes(ctx))) await importImage(ctx, fromSrc);
+    return;
+  }
   if (!fromImage) throw badRequest("fromImage is required");
   await jsonStream(ctx, (write) =>
     ctx.engine
@@ -94,6 +116,7 @@ async function importImage(ctx: Ctx, fromSrc: string) {
 
 /** POST /images/load: docker load; "Loaded image: x:y" lines as dockerd's JSON stream. */
 async function loadImages(ctx: Ctx) {
+  if (await platformDoes(ctx)) return;
   const quiet = ctx.bool("quiet");
   await jsonStream(ctx, async (write) => {
     const lines = await ctx.engine.load(ctx.req, quiet ? undefined : write);
@@ -144,6 +167,7 @@ export const imageRoutes: Route[] = [
     async (ctx) => {
       const names = ctx.query.getAll("names");
       if (names.length === 0) throw badRequest("no images specified (names)");
+      if (await platformDoes(ctx)) return;
       await sendTar(ctx, await ctx.engine.save(names));
     },
   ],
@@ -157,7 +181,10 @@ export const imageRoutes: Route[] = [
     "/images/*",
     async (ctx) => {
       const { name, op } = splitName(ctx.param("*"), ["json", "history", "get"]);
-      if (op === "get") return sendTar(ctx, await ctx.engine.save([name]));
+      if (op === "get") {
+        if (!(await platformDoes(ctx))) await sendTar(ctx, await ctx.engine.save([name]));
+        return;
+      }
       if (op === "json") return ctx.send(200, await ctx.engine.inspectImage(name));
       if (op === "history") return ctx.send(200, await ctx.engine.imageHistory(name));
       throw notFound(`page not found`);
@@ -182,6 +209,7 @@ export const imageRoutes: Route[] = [
         return ctx.send(201);
       }
       if (op === "push") {
+        if (await platformDoes(ctx)) return;
         return jsonStream(ctx, (write) => ctx.engine.push(name, ctx.str("tag"), registryAuth(ctx), write));
       }
       throw notFound("page not found");
