@@ -3,6 +3,7 @@ import { mkdtempSync, mkdirSync, rmSync, existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { runClient } from "./run-client.js";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -131,37 +132,15 @@ export interface Result {
 
 const dockerConfig = mkdtempSync(path.join(os.tmpdir(), "sockerless-dockercfg-"));
 
-/** Run the docker CLI on this machine against a host. */
+/** Run the docker CLI on this machine against a host (its own config directory, no hints). */
 export function docker(
   host: string,
   args: string[],
   opts: { input?: string | Buffer; timeoutMs?: number; env?: Record<string, string> } = {},
 ): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const p = spawn("docker", args, {
-      env: {
-        ...process.env,
-        DOCKER_HOST: host,
-        DOCKER_CONFIG: dockerConfig,
-        DOCKER_CLI_HINTS: "false",
-        ...opts.env,
-      },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d) => (stdout += d));
-    p.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      p.kill("SIGKILL");
-      reject(new Error(`docker ${args.join(" ")} timed out; stdout=${stdout} stderr=${stderr}`));
-    }, opts.timeoutMs ?? 60_000);
-    p.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-    if (opts.input !== undefined) p.stdin.end(opts.input);
-    else p.stdin.end();
+  return runClient("docker", args, host, {
+    ...opts,
+    env: { DOCKER_CONFIG: dockerConfig, DOCKER_CLI_HINTS: "false", ...opts.env },
   });
 }
 

@@ -5,7 +5,7 @@ import type { Result } from "./helpers.js";
 export interface RunOptions {
   cwd?: string;
   env?: Record<string, string>;
-  input?: string;
+  input?: string | Buffer;
   timeoutMs?: number;
 }
 

@@ -33,16 +33,8 @@ export interface AgentProcess {
   readonly exited: Promise<number>;
 }
 
-export interface ExecRequest {
-  cmd: string[];
-  env: string[];
-  workdir: string;
-  user: string;
-  tty: boolean;
-  stdin: boolean;
-  rows?: number;
-  cols?: number;
-}
+/** What `exec` runs: the wire form as it is. */
+export type ExecRequest = ExecSpecWire;
 
 /** One live connection to one workload's agent. */
 export interface AgentSession {

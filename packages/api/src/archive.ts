@@ -1,6 +1,8 @@
 import { createReadStream, promises as fs, type Stats } from "node:fs";
 import path from "node:path";
-import type tar from "tar-stream";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import tar from "tar-stream";
 
 /** Go's os.FileMode bits, which the docker CLI decodes from the archive stat header. */
 export function goFileMode(st: Stats): number {
@@ -61,4 +63,26 @@ function entry(pack: tar.Pack, header: Partial<tar.Header> & { name: string }): 
   return new Promise((resolve, reject) =>
     pack.entry(header as tar.Header, (err) => (err ? reject(err) : resolve())),
   );
+}
+
+/**
+ * Run `each` on every entry of a tar, in order. The first entry `each` refuses ends the extraction
+ * with its error; a broken tar fails with tar-stream's.
+ */
+export async function eachTarEntry(
+  input: Readable,
+  each: (header: tar.Header, body: Readable) => Promise<void>,
+): Promise<void> {
+  const extract = tar.extract();
+  extract.on("entry", (header, stream, next) => {
+    stream.on("error", () => {}); // a refused entry destroys the extraction, and its stream with it
+    each(header, stream as unknown as Readable).then(
+      () => next(),
+      (e) => {
+        stream.resume();
+        next(e);
+      },
+    );
+  });
+  await pipeline(input, extract);
 }

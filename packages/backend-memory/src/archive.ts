@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import tar from "tar-stream";
-import { badRequest, notFound, DockerError, goFileMode, packTree } from "@sockerless/api";
+import { badRequest, notFound, DockerError, eachTarEntry, goFileMode, packTree } from "@sockerless/api";
 import type { PathStat, ResolvedMount } from "@sockerless/engine";
 import { relativeLinkTarget, resolveInContainer } from "./paths.js";
 
@@ -63,18 +63,8 @@ export async function putArchive(
   }
   if (!st.isDirectory()) throw badRequest(`extraction point is not a directory`);
   if (dest.readOnly) throw new DockerError(403, `container rootfs is marked read-only`);
-  const extract = tar.extract();
-  extract.on("entry", (header, stream, next) => {
-    extractEntry(v, dest.containerPath, header, stream as unknown as Readable, opts).then(
-      () => next(),
-      (e) => {
-        stream.resume();
-        next(e);
-      },
-    );
-  });
   try {
-    await pipeline(input, extract);
+    await eachTarEntry(input, (header, body) => extractEntry(v, dest.containerPath, header, body, opts));
   } catch (e) {
     if (e instanceof DockerError) throw e;
     throw badRequest(`failed to extract archive: ${(e as Error).message}`);

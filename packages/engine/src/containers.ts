@@ -423,26 +423,9 @@ export class ContainerManager {
   private async resolveMounts(cfg: ContainerConfig, host: HostConfig): Promise<MountPoint[]> {
     const out: MountPoint[] = [];
     for (const m of wantedMounts(cfg, host)) {
-      if (m.type === "bind" && this.backend.capabilities.platformBinds) {
-        out.push({
-          Type: "bind",
-          Source: m.source,
-          Destination: m.target,
-          Mode: m.readOnly ? "ro" : "",
-          RW: !m.readOnly,
-          Propagation: "rprivate",
-        });
-      } else if (m.type === "bind") {
-        const fromMounts = (host.Mounts ?? []).some((x) => x.Target === m.target && x.Type === "bind");
-        try {
-          await fs.stat(m.source);
-        } catch {
-          if (fromMounts)
-            throw badRequest(
-              `invalid mount config for type "bind": bind source path does not exist: ${m.source}`,
-            );
-          await fs.mkdir(m.source, { recursive: true }); // -v creates a missing host directory, as dockerd
-        }
+      if (m.type === "bind") {
+        // a platform's bind sources are its host's paths: only it can check them
+        if (!this.backend.capabilities.platformBinds) await ensureBindSource(m.source, m.target, host);
         out.push({
           Type: "bind",
           Source: m.source,
@@ -1290,3 +1273,14 @@ function forbiddenEndpoint(c: ContainerRecord, net: string) {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A missing bind source: `--mount` is refused, `-v` creates the host directory (as dockerd). */
+async function ensureBindSource(source: string, target: string, host: HostConfig): Promise<void> {
+  try {
+    await fs.stat(source);
+  } catch {
+    if ((host.Mounts ?? []).some((x) => x.Target === target && x.Type === "bind"))
+      throw badRequest(`invalid mount config for type "bind": bind source path does not exist: ${source}`);
+    await fs.mkdir(source, { recursive: true });
+  }
+}

@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import tar from "tar-stream";
-import { goFileMode, packTree } from "@sockerless/api/archive";
+import { eachTarEntry, goFileMode, packTree } from "@sockerless/api/archive";
 import type { PathStatWire } from "../protocol.js";
 
 /** An archive request that fails the way dockerd answers it (`status`). */
@@ -73,19 +73,8 @@ export async function putArchive(
   }
   if (!st.isDirectory()) throw new StatusError(400, "extraction point is not a directory");
   const root = await fs.realpath(abs);
-  const extract = tar.extract();
-  extract.on("entry", (header, stream, next) => {
-    stream.on("error", () => {}); // a refused entry destroys the extraction, and its stream with it
-    extractEntry(root, header, stream as unknown as Readable, opts).then(
-      () => next(),
-      (e) => {
-        stream.resume();
-        next(e);
-      },
-    );
-  });
   try {
-    await pipeline(input, extract);
+    await eachTarEntry(input, (header, body) => extractEntry(root, header, body, opts));
   } catch (e) {
     if (e instanceof StatusError) throw e;
     throw new StatusError(400, `failed to extract archive: ${(e as Error).message}`);

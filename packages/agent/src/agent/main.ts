@@ -111,7 +111,7 @@ async function dial(
   callback: string,
   token: string,
   id: string | undefined,
-  run: Promise<string | undefined>,
+  run: string | undefined | Promise<string | undefined>,
 ): Promise<void> {
   const url = new URL(callback);
   url.protocol = url.protocol.replace(/^http/, "ws");
@@ -181,7 +181,7 @@ function main(): void {
       s.callback!,
       s.token,
       s.id,
-      s.run ? Promise.resolve(s.run) : (lambda?.run ?? Promise.resolve(undefined)),
+      s.run ?? lambda?.run, // in Lambda the event names the run
     );
   // as PID 1 the agent receives the platform's signals (docker stop, StopTask): pass them on
   for (const sig of ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const) {
