@@ -60,6 +60,7 @@ import type { EcsSettings } from "./settings.js";
 import {
   CONTAINER_NAME,
   dnsSearchOf,
+  dnsSearchOptions,
   familyOf,
   streamPrefixOf,
   taskDefinitionInput,
@@ -173,7 +174,14 @@ export class EcsBackend extends AgentWorkloadBackend implements Backend {
     const search = this.names.searchDomains(rec);
     const out = await this.ecs.send(
       new RegisterTaskDefinitionCommand(
-        taskDefinitionInput(rec, image, this.s, this.tags(rec), storage, this.agents.wrap(rec), search),
+        taskDefinitionInput(
+          rec,
+          image,
+          this.s,
+          this.tags(rec),
+          storage,
+          this.agents.wrap(rec, dnsSearchOptions(search)),
+        ),
       ),
     );
     const arn = out.taskDefinition!.taskDefinitionArn!;

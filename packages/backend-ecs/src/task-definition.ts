@@ -44,20 +44,10 @@ export function fargateSize(
 }
 
 /**
- * The agent's entrypoint with `--dns-search DOMAIN` for each of the container's network
- * namespaces: Fargate task definitions cannot set dnsSearchDomains, so the agent adds them to
- * resolv.conf and short container names resolve. They go before the `--` that precedes argv[0].
+ * Agent options for the container's network namespaces: Fargate task definitions cannot set
+ * dnsSearchDomains, so the agent adds them to resolv.conf and short container names resolve.
  */
-export function withDnsSearch(entrypoint: string[], domains: string[]): string[] {
-  const sep = entrypoint.length - 2;
-  if (entrypoint[sep] !== "--")
-    throw new Error(`the agent's entrypoint does not end with "-- argv[0]": ${JSON.stringify(entrypoint)}`);
-  return [
-    ...entrypoint.slice(0, sep),
-    ...domains.flatMap((d) => ["--dns-search", d]),
-    ...entrypoint.slice(sep),
-  ];
-}
+export const dnsSearchOptions = (domains: string[]) => domains.flatMap((d) => ["--dns-search", d]);
 
 /** The search domains a registered entrypoint carries (to notice networks joined since). */
 export function dnsSearchOf(entrypoint: string[] | undefined): string[] {
@@ -73,7 +63,6 @@ export function taskDefinitionInput(
   tags: Tags,
   storage: { volumes: Volume[]; mountPoints: EcsMountPoint[] },
   agent: AgentWrap,
-  dnsSearch: string[],
 ): RegisterTaskDefinitionCommandInput {
   const memoryBytes =
     typeof rec.HostConfig.Memory === "number" && rec.HostConfig.Memory > 0
@@ -96,7 +85,7 @@ export function taskDefinitionInput(
         image,
         essential: true,
         // the agent wraps the argv the engine merged from the image and the request, as dockerd does
-        entryPoint: withDnsSearch(agent.entrypoint, dnsSearch),
+        entryPoint: agent.entrypoint,
         command: agent.command,
         environment: [
           ...(rec.Config.Env ?? [])

@@ -9,7 +9,13 @@ import {
   ReverseAgentHub,
 } from "@sockerless/agent";
 import { DockerError, log, notImplemented } from "@sockerless/api";
-import type { ContainerRecord, ExecSpec, RunningProcess, RunSpec } from "@sockerless/engine";
+import {
+  type ContainerRecord,
+  type ExecSpec,
+  parseExtraHost,
+  type RunningProcess,
+  type RunSpec,
+} from "@sockerless/engine";
 import type { ECRClient } from "@aws-sdk/client-ecr";
 import type { ImageStore } from "@sockerless/images";
 import { AgentImages } from "./agent-images.js";
@@ -88,8 +94,9 @@ export class CloudAgents {
    * The workload runs `agent --callback … -- <argv>`; the token goes in the environment. The agent
    * also applies what the platforms have no setting for: `--add-host` entries, and the user (a
    * Lambda function has none; an ECS task's agent starts as root so that `exec -u root` works).
+   * `options`: more agent options from the backend (ECS: `--dns-search`).
    */
-  wrap(rec: ContainerRecord): AgentWrap {
+  wrap(rec: ContainerRecord, options: string[] = []): AgentWrap {
     const argv = [rec.Path, ...rec.Args];
     const hosts = (rec.HostConfig.ExtraHosts ?? []).map(hostEntry);
     return {
@@ -105,6 +112,7 @@ export class CloudAgents {
         ...(rec.Config.OpenStdin ? ["--stdin"] : []),
         ...(rec.Config.User ? ["--user", rec.Config.User] : []),
         ...hosts.flatMap((h) => ["--add-host", h]),
+        ...options,
         "--",
         argv[0],
       ],
@@ -232,12 +240,9 @@ export class CloudAgents {
 
 /** An `--add-host` value as NAME:IP (the CLI also takes NAME=IP); host-gateway means nothing in a cloud workload. */
 function hostEntry(h: string): string {
-  const eq = h.indexOf("=");
-  const colon = h.indexOf(":");
-  const sep = eq >= 0 && (colon < 0 || eq < colon) ? eq : colon;
-  const name = h.slice(0, sep);
-  const ip = h.slice(sep + 1);
-  if (sep <= 0 || !ip) throw new DockerError(400, `invalid IP address in add-host: "${ip}"`);
+  const host = parseExtraHost(h);
+  if (!host?.[1]) throw new DockerError(400, `invalid IP address in add-host: "${host?.[1] ?? h}"`);
+  const [name, ip] = host;
   if (ip === "host-gateway")
     throw notImplemented(
       `--add-host ${name}:host-gateway is not supported by the cloud backends: a cloud workload has no Docker host gateway`,

@@ -38,6 +38,7 @@ import {
   newId,
   normalizeSignal,
   nowIso,
+  parseExtraHost,
   parseTimeArg,
   SIGNALS,
   validateName,
@@ -640,8 +641,8 @@ export class ContainerManager {
     const own = Object.values(c.Networks).find((ep) => ep.IPAddress)?.IPAddress;
     if (own) lines.push(`${own}\t${c.Config.Hostname}`);
     for (const x of c.HostConfig.ExtraHosts ?? []) {
-      const i = x.lastIndexOf(":");
-      if (i > 0) lines.push(`${x.slice(i + 1)}\t${x.slice(0, i)}`);
+      const host = parseExtraHost(x);
+      if (host) lines.push(`${host[1]}\t${host[0]}`);
     }
     for (const [net, ep] of Object.entries(c.Networks)) {
       if (net === "bridge" || !ep.IPAddress) continue;

@@ -145,3 +145,14 @@ export function normalizeSignal(sig: string | undefined, fallback = "SIGKILL"): 
   if (!(name in SIGNALS)) throw badRequest(`Invalid signal: ${sig}`);
   return name;
 }
+
+/**
+ * An `--add-host` value (`NAME:IP`, or `NAME=IP` as newer CLIs take it) as [name, address]; the
+ * first separator splits, so an IPv6 address keeps its colons. Undefined when it has no name.
+ */
+export function parseExtraHost(entry: string): [name: string, address: string] | undefined {
+  const eq = entry.indexOf("=");
+  const colon = entry.indexOf(":");
+  const sep = eq >= 0 && (colon < 0 || eq < colon) ? eq : colon;
+  return sep > 0 ? [entry.slice(0, sep), entry.slice(sep + 1)] : undefined;
+}

@@ -9,6 +9,7 @@ import {
   validateCreate,
   wantedMounts,
   normalizeSignal,
+  parseExtraHost,
   parseTimeArg,
 } from "../src/index.js";
 
@@ -99,4 +100,12 @@ test("signals and times", () => {
   assert.throws(() => normalizeSignal("NOPE"), /Invalid signal/);
   assert.equal(parseTimeArg("1700000000"), 1700000000000);
   assert.equal(parseTimeArg("10s", 100000), 90000);
+});
+
+test("parseExtraHost splits --add-host at the first separator", () => {
+  assert.deepEqual(parseExtraHost("h1:10.9.8.7"), ["h1", "10.9.8.7"]);
+  assert.deepEqual(parseExtraHost("h6:::1"), ["h6", "::1"]);
+  assert.deepEqual(parseExtraHost("h2=fd00::2"), ["h2", "fd00::2"]);
+  assert.equal(parseExtraHost("nohost"), undefined);
+  assert.equal(parseExtraHost(":1.2.3.4"), undefined);
 });

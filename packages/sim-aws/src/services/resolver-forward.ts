@@ -1,6 +1,7 @@
 import dgram from "node:dgram";
 import { readFile } from "node:fs/promises";
 import net from "node:net";
+import { tcpFrame, tcpMessage } from "./resolver-server.js";
 
 /**
  * Names outside the VPC's private namespaces go to the host's resolvers, as the Route 53 Resolver
@@ -65,15 +66,12 @@ function tcpOnce(query: Buffer, u: Upstream): Promise<Buffer> {
     const sock = net.connect(u.port, u.host);
     let buf = Buffer.alloc(0);
     sock.setTimeout(TCP_TIMEOUT_MS, () => sock.destroy(new Error(`no answer from ${u.host}:${u.port}`)));
-    sock.on("connect", () => {
-      const len = Buffer.alloc(2);
-      len.writeUInt16BE(query.length);
-      sock.write(Buffer.concat([len, query]));
-    });
+    sock.on("connect", () => sock.write(tcpFrame(query)));
     sock.on("data", (d) => {
       buf = Buffer.concat([buf, d]);
-      if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-        resolve(buf.subarray(2, 2 + buf.readUInt16BE(0)));
+      const m = tcpMessage(buf);
+      if (m) {
+        resolve(m.msg);
         sock.destroy();
       }
     });

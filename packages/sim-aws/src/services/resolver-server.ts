@@ -53,23 +53,34 @@ export class DnsListener {
   }
 }
 
+/** A DNS message as it goes over TCP: behind its 16-bit length. */
+export function tcpFrame(msg: Buffer): Buffer {
+  const len = Buffer.alloc(2);
+  len.writeUInt16BE(msg.length);
+  return Buffer.concat([len, msg]);
+}
+
+/** The first whole DNS message received over TCP, and what follows it; undefined while incomplete. */
+export function tcpMessage(buf: Buffer): { msg: Buffer; rest: Buffer } | undefined {
+  if (buf.length < 2 || buf.length < 2 + buf.readUInt16BE(0)) return undefined;
+  const end = 2 + buf.readUInt16BE(0);
+  return { msg: buf.subarray(2, end), rest: buf.subarray(end) };
+}
+
 /** Queries on one TCP connection, answered in turn; an idle client is dropped after 10 s (RFC 7766 suggests seconds). */
 function serveTcp(conn: net.Socket, handle: DnsHandler): void {
-  let buf = Buffer.alloc(0);
+  let buf: Buffer = Buffer.alloc(0);
   let chain = Promise.resolve();
   conn.setTimeout(10_000, () => conn.destroy());
   conn.on("error", () => {});
   conn.on("data", (d) => {
     buf = Buffer.concat([buf, d]);
-    while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-      const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));
-      buf = buf.subarray(2 + msg.length);
+    for (let m = tcpMessage(buf); m; m = tcpMessage(buf)) {
+      const { msg } = m;
+      buf = m.rest;
       chain = chain.then(async () => {
         const answer = await handle(msg, true).catch(() => undefined);
-        if (!answer || conn.destroyed) return;
-        const len = Buffer.alloc(2);
-        len.writeUInt16BE(answer.length);
-        conn.write(Buffer.concat([len, answer]));
+        if (answer && !conn.destroyed) conn.write(tcpFrame(answer));
       });
     }
   });
