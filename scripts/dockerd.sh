@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Reference Docker Engine (Debian docker.io: dockerd 20.10, API 1.41) that the
 # compatibility tests compare Sockerless against.
-# Usage: scripts/dockerd.sh start|stop|sock|host|status [NAME]
+# Usage: scripts/dockerd.sh start|stop|purge|sock|host|status [NAME]
 #
 #   NAME                   instance name (default "ref", the shared reference
 #                          engine). Another name runs a separate, private
 #                          dockerd with its own socket, data-root, exec-root,
 #                          pidfile and log ($STATE/NAME-docker.*): tests that
 #                          stop and start an engine use one, never "ref".
+#                          `purge NAME` stops such an engine and deletes all it
+#                          left: its state, log, and the Linux bridges of its
+#                          networks (dockerd keeps those on the host when it
+#                          stops; leaked ones use up the address pools that
+#                          every engine's `network create` draws from).
 #
 #   SOCKERLESS_DOCKERD_ARGS  extra dockerd arguments, word-split (e.g. a TLS
 #                          TCP listener: "-H tcp://127.0.0.1:PORT --tlsverify
@@ -145,16 +150,33 @@ stop() {
   echo "dockerd.sh: stopped (pid $pid)"
 }
 
+purge() {
+  [ "$NAME" != ref ] || die "purge is for private engines, not the shared reference engine"
+  local bridges=()
+  if answering; then
+    # a bridge network's Linux bridge is br-<first 12 hex of its id>
+    mapfile -t bridges < <("$DOCKER" -H "unix://$SOCK" network ls -q --no-trunc --filter driver=bridge | cut -c1-12)
+  fi
+  stop
+  local id
+  for id in "${bridges[@]}"; do
+    ip link delete "br-$id" 2>/dev/null || true
+  done
+  rm -rf "$DATA" "$EXEC" "$LOG"
+  echo "dockerd.sh: purged $NAME (${#bridges[@]} bridge(s) removed)"
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  purge) purge ;;
   sock) echo "$SOCK" ;;
   host) echo "unix://$SOCK" ;;
   status)
     if answering; then echo "running at unix://$SOCK"; else echo "not running"; exit 1; fi
     ;;
   *)
-    echo "usage: $0 start|stop|sock|host|status [NAME]" >&2
+    echo "usage: $0 start|stop|purge|sock|host|status [NAME]" >&2
     exit 2
     ;;
 esac

@@ -54,6 +54,8 @@ _sockerless_test_env() (
 
   echo "export SOCKERLESS_TEST_REGISTRY=$registry" >&3
   echo "export SOCKERLESS_REF_DOCKER_HOST=$(bash "$scripts/dockerd.sh" host)" >&3
+  # the AWS SDK's notice that its 2027 releases need Node 22, once per process: noise in test logs
+  echo "export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true" >&3
 )
 
 if [ "${BASH_SOURCE[0]}" != "$0" ]; then

@@ -595,11 +595,8 @@ describe("docker backend: the engine goes away and comes back", () => {
   after(async () => {
     await priv?.stop();
     if (priv) cleanup(priv);
-    await dockerd("stop").catch(() => {});
-    const state = process.env.SOCKERLESS_TEST_STATE ?? "/tmp/sockerless-test";
-    for (const suffix of ["data", "exec"])
-      rmSync(path.join(state, `${name}-docker-${suffix}`), { recursive: true, force: true });
-    rmSync(path.join(state, `${name}-docker.log`), { force: true });
+    // its state and the host bridges of its networks (which would use up the address pools)
+    await dockerd("purge");
   });
 
   before(async () => {

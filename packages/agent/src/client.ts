@@ -53,6 +53,8 @@ export interface AgentSession {
   readonly mainExited: Promise<number>;
   /** the main process's start error (program not found, …) once `mainExited` resolved, if any */
   readonly mainError: string | undefined;
+  /** the id of the end-of-output marker in the workload's log, once `mainExited` resolved (`--log-mark`) */
+  readonly mainLogMark: string | undefined;
   /** resolves when the link is gone for good (closed, or the peer could not be reached again) */
   readonly closed: Promise<Error | undefined>;
   close(): void;
@@ -257,6 +259,7 @@ export class Session implements AgentSession {
   private readonly channels = new Map<number, ClientChannel>();
   readonly mainExited: Promise<number>;
   mainError: string | undefined;
+  mainLogMark: string | undefined;
   readonly closed: Promise<Error | undefined>;
   private readonly window: number;
   private onClose: (() => void) | undefined;
@@ -273,6 +276,7 @@ export class Session implements AgentSession {
     link.on("message", (m: Sequenced) => {
       if (m.t === "main-exit") {
         this.mainError = m.error;
+        this.mainLogMark = m.logMark;
         exit.resolve(m.code);
         return;
       }

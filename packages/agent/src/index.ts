@@ -10,3 +10,4 @@ export {
 } from "./client.js";
 export { ReverseAgentHub, type HubOptions } from "./hub.js";
 export { agentLayer, wrapImageConfig, type AgentLayer, type WrapOptions } from "./layer.js";
+export { logMarkLine } from "./protocol.js";

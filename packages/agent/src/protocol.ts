@@ -123,7 +123,8 @@ export type Control =
   /** exitCode: an exec that could not start (runc's words, or the user's own output when `stdout`) */
   | { t: "error"; ch: number; message: string; status?: number; exitCode?: number; stdout?: boolean }
   | { t: "exit"; ch: number; code: number }
-  | { t: "main-exit"; ch: 0; code: number; error?: string };
+  /** logMark: the id of the end-of-output marker lines the agent wrote to its stdout and stderr */
+  | { t: "main-exit"; ch: 0; code: number; error?: string; logMark?: string };
 
 export type Sequenced = Control & { seq: number };
 export type OpenMsg = Extract<Control, { t: "open" }>;
@@ -147,3 +148,9 @@ export function bearer(header: string | undefined): string | undefined {
   const m = /^Bearer\s+(.+)$/i.exec(header ?? "");
   return m ? m[1].trim() : undefined;
 }
+
+/**
+ * The line that marks the end of the main process's output in the workload's log (one on stdout,
+ * one on stderr). It starts like the agent's own messages, which readers of the log leave out.
+ */
+export const logMarkLine = (id: string) => `sockerless-agent: end of output ${id}`;

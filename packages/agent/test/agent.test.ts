@@ -97,6 +97,17 @@ async function logs(c: Docker.Container): Promise<string> {
   return b.toString("latin1");
 }
 
+/** A non-TTY log body: 8-byte frame headers (stream, size) before each payload. */
+function demux(b: Buffer): { out: string; err: string } {
+  const parts: Record<number, string> = { 1: "", 2: "" };
+  for (let i = 0; i + 8 <= b.length;) {
+    const size = b.readUInt32BE(i + 4);
+    parts[b[i]] += b.subarray(i + 8, i + 8 + size).toString("latin1");
+    i += 8 + size;
+  }
+  return { out: parts[1], err: parts[2] };
+}
+
 describe("agent in a busybox image (forward mode)", () => {
   it("runs the main process: output, stderr, exit code, and mirrors output to its own stdout", async () => {
     const { c, session } = await forward(
@@ -116,6 +127,32 @@ describe("agent in a busybox image (forward mode)", () => {
     assert.match(l, /out/);
     assert.match(l, /late/);
     assert.match(l, /err/);
+    session.close();
+  });
+
+  it("marks the end of the main process's output on its stdout and stderr (--log-mark)", async () => {
+    const { c, session } = await forward(
+      ["sh", "-c", "echo out; printf unfinished >&2; exit 4"],
+      ["--log-mark"],
+    );
+    assert.equal(await session.mainExited, 4);
+    const mark = session.mainLogMark;
+    assert.match(mark ?? "", /^[0-9a-f]{16}$/);
+    assert.equal(((await c.wait()) as { StatusCode: number }).StatusCode, 4);
+    const { out, err } = demux((await c.logs({ stdout: true, stderr: true })) as unknown as Buffer);
+    const line = `sockerless-agent: end of output ${mark}\n`;
+    // after the last line; an unfinished one is ended first, so the marker is a line of its own
+    assert.ok(out.endsWith(`out\n${line}`), out);
+    assert.ok(err.endsWith(`unfinished\n${line}`), err);
+    session.close();
+  });
+
+  it("writes no marker without --log-mark", async () => {
+    const { c, session } = await forward(["sh", "-c", "echo out"]);
+    assert.equal(await session.mainExited, 0);
+    assert.equal(session.mainLogMark, undefined);
+    await c.wait();
+    assert.doesNotMatch(await logs(c), /end of output/);
     session.close();
   });
 

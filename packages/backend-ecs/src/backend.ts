@@ -36,7 +36,10 @@ import {
   agentSupport,
   AgentWorkloadBackend,
   type CloudAgents,
+  type MainExit,
   readCloudWatchLogs,
+  waitForLogMark,
+  type CloudWatchSource,
   recordFromTags,
   recordTags,
   staleRecordKeys,
@@ -257,7 +260,7 @@ export class EcsBackend extends AgentWorkloadBackend implements Backend {
     const gone = stopped.then(
       (t) => startFailure(t) ?? `the ECS task stopped before its agent connected: ${t.stoppedReason ?? ""}`,
     );
-    let exit: Promise<{ code: number; error?: string }>;
+    let exit: Promise<MainExit>;
     try {
       const session = await this.agents.connect(spec.id, gone);
       exit = (await this.agents.startMain(session, proc, (sig) => this.signal(taskArn, sig))).exited;
@@ -279,7 +282,7 @@ export class EcsBackend extends AgentWorkloadBackend implements Backend {
     rec: ContainerRecord,
     taskArn: string,
     proc: CloudProcess,
-    exit: Promise<{ code: number; error?: string }>,
+    exit: Promise<MainExit>,
     stopped: Promise<Task>,
   ): Promise<void> {
     const taskId = taskIdOf(taskArn);
@@ -299,6 +302,11 @@ export class EcsBackend extends AgentWorkloadBackend implements Backend {
         .catch((e) => log.warn({ err: e, id: rec.Id }, "ecs: deregistering the task's names failed"));
     });
     void exit
+      .then(async (o) => {
+        // exited once CloudWatch has every line (a stopped task's logs are complete already)
+        if (o.logMark) await waitForLogMark(this.logSource(rec), o.logMark);
+        return o;
+      })
       .catch(async (e) => {
         log.warn({ err: e, id: rec.Id }, "ecs: lost the agent; the task's exit code decides");
         return exitOf(await stopped);
@@ -317,10 +325,7 @@ export class EcsBackend extends AgentWorkloadBackend implements Backend {
         rec.Id,
         stopped.then(() => "the task stopped"),
       )
-      .then(async (session) => {
-        const main = await this.agents.bindMain(session, proc, (sig) => this.signal(taskArn, sig));
-        return { code: await main.exited, error: session.mainError };
-      });
+      .then((session) => this.agents.rebindMain(session, proc, (sig) => this.signal(taskArn, sig)));
     void this.settle(rec, taskArn, proc, exit, stopped);
     return proc;
   }
@@ -405,18 +410,17 @@ export class EcsBackend extends AgentWorkloadBackend implements Backend {
     onRecord: (r: LogRecord) => void | Promise<void>,
     signal: AbortSignal,
   ): Promise<void> {
-    return readCloudWatchLogs(
-      {
-        client: this.logs,
-        group: this.s.logGroup,
-        streamPrefix: `${streamPrefixOf(rec.Id)}/`,
-        skip: isAgentLine,
-      },
-      q,
-      follow,
-      onRecord,
-      signal,
-    );
+    return readCloudWatchLogs(this.logSource(rec), q, follow, onRecord, signal);
+  }
+
+  /** The container's awslogs streams: one per task run, named after the container. */
+  private logSource(rec: ContainerRecord): CloudWatchSource {
+    return {
+      client: this.logs,
+      group: this.s.logGroup,
+      streamPrefix: `${streamPrefixOf(rec.Id)}/`,
+      skip: isAgentLine,
+    };
   }
 
   async recordChanged(rec: ContainerRecord): Promise<void> {

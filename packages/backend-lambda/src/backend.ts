@@ -24,6 +24,9 @@ import {
   cloudState,
   pollUntil,
   readCloudWatchLogs,
+  waitForLogMark,
+  type CloudWatchSource,
+  type MainExit,
   recordFromTags,
   recordTags,
   staleRecordKeys,
@@ -196,30 +199,41 @@ export class LambdaBackend extends AgentWorkloadBackend implements Backend {
     const gone = outcome.then(
       (o) => `the Lambda invocation ended before its agent connected: ${o.error ?? `exit code ${o.code}`}`,
     );
-    let exit: Promise<Outcome>;
+    let exit: Promise<MainExit>;
     try {
       const session = await this.agents.connect(spec.id, gone);
       exit = (await this.agents.startMain(session, proc, (sig) => cannotSignal(spec.id, sig))).exited;
     } catch (e) {
       throw new DockerError(500, (e as Error).message);
     }
-    this.settle(proc, exit, outcome);
+    this.settle(proc, exit, outcome, this.logSource(spec.container));
     return proc;
   }
 
   /**
-   * The container's exit: the agent's report of its main process; when the invocation ended
-   * without one (the function timeout killed the environment), what Lambda reported.
+   * The container's exit: the agent's report of its main process, once its last lines are in
+   * CloudWatch Logs; when the invocation ended without one (the function timeout killed the
+   * environment), what Lambda reported.
    */
-  private settle(proc: CloudProcess, exit: Promise<Outcome>, ended: Promise<Outcome>): void {
+  private settle(
+    proc: CloudProcess,
+    exit: Promise<MainExit>,
+    ended: Promise<Outcome>,
+    logs: CloudWatchSource,
+  ): void {
     const wait = (ms: number) => new Promise<undefined>((r) => setTimeout(r, ms));
+    // the agent's report counts once the output it marked is in CloudWatch Logs
+    const logged = exit.then(async (o) => {
+      if (o.logMark) await waitForLogMark(logs, o.logMark);
+      return o;
+    });
     // the invocation ends right after the main process: finish with it, so the cloud agrees
-    const fromAgent = exit.then(async (o) => {
+    const fromAgent = logged.then(async (o) => {
       await Promise.race([ended, wait(INVOCATION_END_GRACE_MS)]);
       return o;
     });
-    const fromLambda = ended.then(
-      async (o) => (await Promise.race([exit.catch(() => undefined), wait(EXIT_REPORT_GRACE_MS)])) ?? o,
+    const fromLambda = ended.then(async (o) =>
+      (await Promise.race([exit.catch(() => undefined), wait(EXIT_REPORT_GRACE_MS)])) ? logged : o,
     );
     void Promise.race([fromAgent.catch(() => fromLambda), fromLambda]).then((o) =>
       proc.finish(o.code, o.error),
@@ -243,13 +257,12 @@ export class LambdaBackend extends AgentWorkloadBackend implements Backend {
     onRecord: (r: LogRecord) => void | Promise<void>,
     signal: AbortSignal,
   ): Promise<void> {
-    return readCloudWatchLogs(
-      { client: this.logs, group: this.group(rec.Id), streamPrefix: "", skip: isPlatformLine },
-      q,
-      follow,
-      onRecord,
-      signal,
-    );
+    return readCloudWatchLogs(this.logSource(rec), q, follow, onRecord, signal);
+  }
+
+  /** The function's log group: one stream per execution environment. */
+  private logSource(rec: ContainerRecord): CloudWatchSource {
+    return { client: this.logs, group: this.group(rec.Id), streamPrefix: "", skip: isPlatformLine };
   }
 
   async recordChanged(rec: ContainerRecord): Promise<void> {
@@ -289,11 +302,8 @@ export class LambdaBackend extends AgentWorkloadBackend implements Backend {
         rec.Id,
         ended.then(() => "the invocation ended"),
       )
-      .then(async (session) => {
-        const main = await this.agents.bindMain(session, proc, (sig) => cannotSignal(rec.Id, sig));
-        return { code: await main.exited, error: session.mainError };
-      });
-    this.settle(proc, exit, ended);
+      .then((session) => this.agents.rebindMain(session, proc, (sig) => cannotSignal(rec.Id, sig)));
+    this.settle(proc, exit, ended, this.logSource(rec));
     return proc;
   }
 

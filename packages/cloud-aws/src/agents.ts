@@ -5,6 +5,7 @@ import {
   AgentExecError,
   agentLayer,
   type AgentLayer,
+  type AgentProcess,
   type AgentSession,
   ReverseAgentHub,
 } from "@sockerless/agent";
@@ -30,6 +31,13 @@ export interface AgentSettings {
   callbackUrl?: string;
   /** how long a started workload's agent may take to dial back */
   connectTimeoutMs: number;
+}
+
+/** How the main process ended; `logMark`: the end-of-output marker the agent wrote to the log. */
+export interface MainExit {
+  code: number;
+  error?: string;
+  logMark?: string;
 }
 
 /** The agent's part of a workload's definition: its entrypoint wrapping the container's argv. */
@@ -108,6 +116,8 @@ export class CloudAgents {
         rec.Id,
         // the main process starts when the daemon has attached: no output is missed
         "--hold",
+        // the end of the output is marked in the log, so the exit waits for the last lines
+        "--log-mark",
         ...(rec.Config.Tty ? ["--tty"] : []),
         ...(rec.Config.OpenStdin ? ["--stdin"] : []),
         ...(rec.Config.User ? ["--user", rec.Config.User] : []),
@@ -186,7 +196,7 @@ export class CloudAgents {
     session: AgentSession,
     proc: CloudProcess,
     fallbackSignal: (sig: string) => void,
-  ): Promise<{ exited: Promise<{ code: number; error?: string }> }> {
+  ): Promise<{ exited: Promise<MainExit> }> {
     const main = await this.bindMain(session, proc, fallbackSignal);
     await session.startMain();
     // an unknown user or group: dockerd reports runc's lookup error as it is
@@ -196,7 +206,12 @@ export class CloudAgents {
       throw new Error(
         `failed to create task for container: OCI runtime create failed: unable to start container process: ${session.mainError}: unknown`,
       );
-    return { exited: main.exited.then((code) => ({ code, error: session.mainError })) };
+    return { exited: mainExit(session, main) };
+  }
+
+  /** Bind the main process of a workload that already runs (after a daemon restart) and return its exit. */
+  async rebindMain(session: AgentSession, proc: CloudProcess, fallbackSignal: (sig: string) => void) {
+    return mainExit(session, await this.bindMain(session, proc, fallbackSignal));
   }
 
   /** The container's agent session (it may be reconnecting: wait a little for it). */
@@ -236,6 +251,12 @@ export class CloudAgents {
   async close(): Promise<void> {
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
+}
+
+/** The exit once the attach delivered all output; the session has the agent's report by then. */
+async function mainExit(session: AgentSession, main: AgentProcess): Promise<MainExit> {
+  const [code] = await Promise.all([main.exited, session.mainExited]);
+  return { code, error: session.mainError, logMark: session.mainLogMark };
 }
 
 /** An `--add-host` value as NAME:IP (the CLI also takes NAME=IP); host-gateway means nothing in a cloud workload. */

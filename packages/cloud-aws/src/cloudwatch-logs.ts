@@ -1,9 +1,12 @@
 import {
   type CloudWatchLogsClient,
   DescribeLogStreamsCommand,
+  FilterLogEventsCommand,
   GetLogEventsCommand,
   type OutputLogEvent,
 } from "@aws-sdk/client-cloudwatch-logs";
+import { logMarkLine } from "@sockerless/agent";
+import { log } from "@sockerless/api";
 import { type LogQuery, type LogRecord, selectRecords } from "@sockerless/engine";
 
 /**
@@ -121,5 +124,54 @@ export async function readCloudWatchLogs(
     if (!last) await new Promise<void>((r) => ((wake = r), setTimeout(r, POLL_MS)));
     for (const r of selectRecords(await round(), live)) await onRecord(r);
     if (last) return;
+  }
+}
+
+/** How long the platform may take to deliver a workload's last lines (awslogs batches every 5 s). */
+const LOG_MARK_TIMEOUT_MS = 15_000;
+const LOG_MARK_POLL_MS = 50;
+
+/**
+ * Wait until CloudWatch Logs holds both end-of-output markers the agent wrote after the main
+ * process's output (stdout's and stderr's): each stream arrives in order, so then every line of
+ * the container is there. dockerd also reports a container exited only after its log driver took
+ * all of its output. Gives up with a warning after LOG_MARK_TIMEOUT_MS (logs are then incomplete,
+ * the exit itself is not held up for ever).
+ */
+export async function waitForLogMark(src: CloudWatchSource, mark: string): Promise<void> {
+  const pattern = `"${logMarkLine(mark)}"`;
+  const deadline = Date.now() + LOG_MARK_TIMEOUT_MS;
+  for (;;) {
+    let found = 0;
+    try {
+      let nextToken: string | undefined;
+      do {
+        const page = await src.client.send(
+          new FilterLogEventsCommand({
+            logGroupName: src.group,
+            logStreamNamePrefix: src.streamPrefix || undefined,
+            filterPattern: pattern,
+            nextToken,
+          }),
+        );
+        found += page.events?.length ?? 0;
+        nextToken = page.nextToken;
+      } while (nextToken && found < 2);
+    } catch (e) {
+      // the SDK already retried throttling and 5xx; the container's exit must not wait on this
+      if ((e as Error).name !== "ResourceNotFoundException") {
+        log.warn({ err: e, group: src.group }, "reading CloudWatch Logs for the end of output failed");
+        return;
+      }
+    }
+    if (found >= 2) return;
+    if (Date.now() >= deadline) {
+      log.warn(
+        { group: src.group, streamPrefix: src.streamPrefix, mark },
+        "the container's last log lines did not reach CloudWatch Logs in time: docker logs may miss some",
+      );
+      return;
+    }
+    await new Promise((r) => setTimeout(r, LOG_MARK_POLL_MS));
   }
 }

@@ -461,6 +461,24 @@ describe("CloudWatch Logs", () => {
     );
   });
 
+  it("delays the sink's batches by a logs:Ingest latency fault, keeping their order", async () => {
+    const read = async () =>
+      (
+        await logs.send(
+          new GetLogEventsCommand({ logGroupName: "/late", logStreamName: "s", startFromHead: true }),
+        )
+      ).events!.map((e) => e.message);
+    sim.sim.faults.set([{ operation: "logs:Ingest", kind: "latency", latencyMs: 400, count: 1 }]);
+    sim.sim.logSink!.append("/late", "s", [{ timestamp: now, message: "delayed" }]);
+    // the next batch has no delay of its own but may not overtake the delayed one
+    sim.sim.logSink!.append("/late", "s", [{ timestamp: now + 1, message: "behind it" }]);
+    assert.deepEqual(await read(), []);
+    await new Promise((r) => setTimeout(r, 600));
+    assert.deepEqual(await read(), ["delayed", "behind it"]);
+    sim.sim.faults.set([]);
+    await logs.send(new DeleteLogGroupCommand({ logGroupName: "/late" }));
+  });
+
   it("keeps at most MAX_EVENTS_PER_STREAM events in a stream, dropping the oldest", async () => {
     const events = Array.from({ length: MAX_EVENTS_PER_STREAM + 5 }, (_, i) => ({
       timestamp: now - 100_000 + i,

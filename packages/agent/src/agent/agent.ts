@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { appendFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import type { Readable, Writable } from "node:stream";
@@ -12,6 +13,7 @@ import {
   type PathStatWire,
   type Sequenced,
   type UsageWire,
+  logMarkLine,
 } from "../protocol.js";
 import { StatusError, getArchive, putArchive, statPath } from "./archive.js";
 import { StartError } from "./exe.js";
@@ -32,6 +34,12 @@ export interface AgentOptions {
   user?: string;
   /** `NAME:IP` entries for /etc/hosts (`--add-host`), written before the main process starts */
   hosts?: string[];
+  /**
+   * After the main process's output, write a marker line to stdout and to stderr and name it in
+   * "main-exit": the daemon waits for both in the platform's log store before it calls the
+   * container exited, so `docker logs` right after `docker wait` has every line.
+   */
+  logMark?: boolean;
   log: (msg: string) => void;
 }
 
@@ -39,8 +47,11 @@ export interface AgentOptions {
 class Fanout {
   readonly sinks = new Set<Writable>();
   readonly ended: Promise<void>;
+  /** the last byte the source gave (a marker written after it must start on a line of its own) */
+  lastByte: number | undefined;
   constructor(src: Readable) {
     src.on("data", (chunk: Buffer) => {
+      if (chunk.length) this.lastByte = chunk[chunk.length - 1];
       const full = [...this.sinks].filter((s) => !s.write(chunk));
       if (full.length === 0) return;
       src.pause();
@@ -64,6 +75,21 @@ class Fanout {
   }
 }
 
+/**
+ * The end-of-output marker on the agent's stdout and stderr (the workload's log streams), after
+ * a newline when the main process left a line unfinished there. Returns the marker's id.
+ */
+function writeLogMarks([out, err]: (number | undefined)[]): string {
+  const id = randomBytes(8).toString("hex");
+  const line = (last: number | undefined) =>
+    `${last === undefined || last === NEWLINE ? "" : "\n"}${logMarkLine(id)}\n`;
+  process.stdout.write(line(out));
+  process.stderr.write(line(err));
+  return id;
+}
+
+const NEWLINE = 0x0a;
+
 interface Sinks {
   stdout: Writable;
   stderr: Writable;
@@ -72,7 +98,7 @@ interface Sinks {
 /** Runs the main process and serves daemon links: exec, attach, archive, signals. */
 export class Agent {
   private main: LocalProcess | undefined;
-  private mainExit: { code: number; error?: string } | undefined;
+  private mainExit: { code: number; error?: string; logMark?: string } | undefined;
   private readonly attachSinks = new Set<Sinks>();
   private readonly exitWaiters = new Set<(code: number) => void>();
   private readonly links = new Set<Link>();
@@ -156,14 +182,14 @@ export class Agent {
     spawned();
     const code = await proc.exited;
     await Promise.all([outs.ended, errs?.ended]);
-    this.onMainExit(code);
+    this.onMainExit(code, undefined, [outs.lastByte, errs?.lastByte]);
   }
 
   private onAttach: ((s: Sinks) => void) | undefined;
   private onDetach: ((s: Sinks) => void) | undefined;
 
-  private onMainExit(code: number, error?: string): void {
-    this.mainExit = { code, error };
+  private onMainExit(code: number, error?: string, lastBytes: (number | undefined)[] = []): void {
+    this.mainExit = { code, error, logMark: this.opts.logMark ? writeLogMarks(lastBytes) : undefined };
     for (const w of this.exitWaiters) w(code);
     this.exitWaiters.clear();
     for (const link of this.links) this.announceExit(link);
@@ -173,10 +199,16 @@ export class Agent {
 
   private announceExit(link: Link): void {
     if (!this.mainExit || link.closed || this.exitSeq.has(link)) return;
-    const { code, error } = this.mainExit;
+    const { code, error, logMark } = this.mainExit;
     this.exitSeq.set(
       link,
-      link.send({ t: "main-exit", ch: LINK_CHANNEL, code, ...(error ? { error } : {}) }),
+      link.send({
+        t: "main-exit",
+        ch: LINK_CHANNEL,
+        code,
+        ...(error ? { error } : {}),
+        ...(logMark ? { logMark } : {}),
+      }),
     );
     link.on("acked", () => this.maybeFinish());
   }

@@ -1,6 +1,6 @@
 /**
  * The agent program: `agent [--listen [HOST:]PORT | --callback URL] --token T [--tty] [--stdin]
- * [--hold] [--grace SECONDS] [--run RUN] [--user USER] [--add-host NAME:IP]... [--dns-search DOMAIN]...
+ * [--hold] [--log-mark] [--grace SECONDS] [--run RUN] [--user USER] [--add-host NAME:IP]... [--dns-search DOMAIN]...
  * -- ARGV...`. Settings also come from SOCKERLESS_AGENT_* variables (see `settings`); those are
  * removed from the main process's environment.
  */
@@ -34,6 +34,7 @@ function settings() {
       "add-host": { type: "string", multiple: true },
       "dns-search": { type: "string", multiple: true },
       run: { type: "string" },
+      "log-mark": { type: "boolean" },
     },
   });
   const env = process.env;
@@ -47,6 +48,7 @@ function settings() {
     tty: flag(values.tty, "SOCKERLESS_AGENT_TTY"),
     stdin: flag(values.stdin, "SOCKERLESS_AGENT_STDIN"),
     hold: flag(values.hold, "SOCKERLESS_AGENT_HOLD"),
+    logMark: flag(values["log-mark"], "SOCKERLESS_AGENT_LOG_MARK"),
     graceMs: Number(values.grace ?? env.SOCKERLESS_AGENT_GRACE ?? 30) * 1000,
     resumeWindowMs: Number(values["resume-window"] ?? env.SOCKERLESS_AGENT_RESUME_WINDOW ?? 120) * 1000,
     user: values.user,
@@ -172,6 +174,7 @@ function main(): void {
     log,
     user: s.user,
     hosts: s.hosts,
+    logMark: s.logMark,
   });
   const lambda = takeLambdaInvocation(log); // in Lambda: the agent is the function's runtime
   if (s.listen) listen(agent, s.listen, s.token, s.resumeWindowMs);
