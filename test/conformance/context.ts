@@ -76,6 +76,9 @@ function sortKeys(v: unknown): unknown {
   return v;
 }
 
+/** the prune command running now (any target's): the next one waits for it */
+let pruning: Promise<unknown> = Promise.resolve();
+
 export class Context {
   readonly steps: Transcript = [];
   private readonly names = new Map<string, string>();
@@ -121,7 +124,12 @@ export class Context {
 
   /** docker CLI, not recorded. */
   docker(args: string[], opts: CliOptions = {}): Promise<Result> {
-    return docker(this.host, args, opts);
+    if (args[1] !== "prune") return docker(this.host, args, opts);
+    // one prune at a time across targets: dockerd refuses a second prune of a kind while one
+    // runs ("a prune operation is already running"), and the engine and docker targets share one
+    const r = pruning.then(() => docker(this.host, args, opts));
+    pruning = r.catch(() => undefined);
+    return r;
   }
 
   /** docker CLI, not recorded; a non-zero exit fails the scenario. */
