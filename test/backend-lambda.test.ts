@@ -167,6 +167,8 @@ describe("lambda backend", () => {
     const lambda = new LambdaClient(sim.client);
     const fn = await lambda.send(new GetFunctionCommand({ FunctionName: `${PREFIX}${id.slice(0, 12)}` }));
     assert.equal(fn.Configuration?.PackageType, "Image");
+    // the start's run id: after a restart, the daemon takes only that start's agent
+    assert.match(fn.Tags?.["sockerless-run"] ?? "", /^[0-9a-f]{16}$/);
     await ok(["rm", "cloud-lambda-logs"]);
     await assert.rejects(
       lambda.send(new GetFunctionCommand({ FunctionName: `${PREFIX}${id.slice(0, 12)}` })),
@@ -244,11 +246,29 @@ describe("lambda backend", () => {
       ).code,
       7,
     );
+    await ok([
+      "run",
+      "-d",
+      "--name",
+      "cloud-lambda-running",
+      BUSYBOX,
+      "sh",
+      "-c",
+      // runs until told (the function timeout is short): across the daemon's restart
+      "until [ -f /tmp/go ]; do sleep 0.1; done; echo late line; exit 4",
+    ]);
     d = await d.restart();
     assert.equal(
       await inspect("cloud-lambda-created", '{{.State.Status}} {{index .Config.Labels "k"}}'),
       "created v",
     );
+    // the running invocation's agent is bound again (the function's run tag names its start)
+    assert.equal(await inspect("cloud-lambda-running", "{{.State.Running}}"), "true");
+    assert.equal(await ok(["exec", "cloud-lambda-running", "echo", "after restart"]), "after restart\n");
+    await ok(["exec", "cloud-lambda-running", "touch", "/tmp/go"]);
+    assert.equal((await ok(["wait", "cloud-lambda-running"])).trim(), "4");
+    assert.equal(await ok(["logs", "cloud-lambda-running"]), "late line\n");
+    await ok(["rm", "cloud-lambda-running"]);
     assert.equal(await inspect("cloud-lambda-done", "{{.State.Status}} {{.State.ExitCode}}"), "exited 7");
     assert.equal(await ok(["logs", "cloud-lambda-done"]), "recovered output\n");
     const other = await startAwsDaemon(

@@ -55,6 +55,8 @@ export interface AgentSession {
   readonly mainError: string | undefined;
   /** the id of the end-of-output marker in the workload's log, once `mainExited` resolved (`--log-mark`) */
   readonly mainLogMark: string | undefined;
+  /** the main process could not start because its user or group is unknown (`mainError` says which) */
+  readonly mainUnknownUser: boolean;
   /** resolves when the link is gone for good (closed, or the peer could not be reached again) */
   readonly closed: Promise<Error | undefined>;
   close(): void;
@@ -260,6 +262,7 @@ export class Session implements AgentSession {
   readonly mainExited: Promise<number>;
   mainError: string | undefined;
   mainLogMark: string | undefined;
+  mainUnknownUser = false;
   readonly closed: Promise<Error | undefined>;
   private readonly window: number;
   private onClose: (() => void) | undefined;
@@ -277,6 +280,7 @@ export class Session implements AgentSession {
       if (m.t === "main-exit") {
         this.mainError = m.error;
         this.mainLogMark = m.logMark;
+        this.mainUnknownUser = m.unknownUser === true;
         exit.resolve(m.code);
         return;
       }

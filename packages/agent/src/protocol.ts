@@ -123,8 +123,17 @@ export type Control =
   /** exitCode: an exec that could not start (runc's words, or the user's own output when `stdout`) */
   | { t: "error"; ch: number; message: string; status?: number; exitCode?: number; stdout?: boolean }
   | { t: "exit"; ch: number; code: number }
-  /** logMark: the id of the end-of-output marker lines the agent wrote to its stdout and stderr */
-  | { t: "main-exit"; ch: 0; code: number; error?: string; logMark?: string };
+  | ({ t: "main-exit"; ch: 0 } & MainExitWire);
+
+/** How the main process ended (or why it did not start: `error`). */
+export interface MainExitWire {
+  code: number;
+  error?: string;
+  /** `error` is runc's lookup failure of the container's user or group */
+  unknownUser?: boolean;
+  /** the id of the end-of-output marker lines the agent wrote to its stdout and stderr */
+  logMark?: string;
+}
 
 export type Sequenced = Control & { seq: number };
 export type OpenMsg = Extract<Control, { t: "open" }>;

@@ -51,6 +51,8 @@ const WHERE = "Lambda execution environment";
 const EXIT_REPORT_GRACE_MS = 2000;
 /** after the agent reported the exit, how long the invocation may take to end */
 const INVOCATION_END_GRACE_MS = 5000;
+/** the run id of the function's latest start: a restarted daemon takes only that start's agent */
+const RUN_TAG = "sockerless-run";
 
 /**
  * Containers as Lambda image functions: a container is a function (its record in the tags), a
@@ -160,9 +162,12 @@ export class LambdaBackend extends AgentWorkloadBackend implements Backend {
     );
   }
 
-  /** A new function pulls its image first; a bad image fails it, which is `docker start`'s error. */
-  private async active(id: string): Promise<void> {
-    await pollUntil(
+  /**
+   * A new function pulls its image first; a bad image fails it, which is `docker start`'s error.
+   * Returns the function's ARN.
+   */
+  private async active(id: string): Promise<string> {
+    return pollUntil(
       async () => {
         const c = await this.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: this.fn(id) }));
         if (c.State === "Failed")
@@ -170,7 +175,7 @@ export class LambdaBackend extends AgentWorkloadBackend implements Backend {
             500,
             `the Lambda function could not be created: ${c.StateReason ?? c.StateReasonCode}`,
           );
-        return c.State === "Active" ? true : undefined;
+        return c.State === "Active" ? c.FunctionArn : undefined;
       },
       {
         intervalMs: 200,
@@ -181,8 +186,9 @@ export class LambdaBackend extends AgentWorkloadBackend implements Backend {
   }
 
   async start(spec: RunSpec): Promise<RunningProcess> {
-    await this.active(spec.id);
+    const arn = await this.active(spec.id);
     const run = this.agents.expectNew(spec.id);
+    await this.lambda.send(new TagResourceCommand({ Resource: arn, Tags: { [RUN_TAG]: run } }));
     const proc = new CloudProcess({ signal: (sig) => cannotSignal(spec.id, sig) });
     const outcome = this.lambda
       // the event names this start: the agent presents it, so an earlier start's agent is refused
@@ -287,9 +293,11 @@ export class LambdaBackend extends AgentWorkloadBackend implements Backend {
    * An invocation that runs on after a daemon restart: its agent dials back and is bound again;
    * its end also shows in its log (the REPORT line).
    */
-  private reattach(rec: ContainerRecord): CloudProcess {
+  private async reattach(rec: ContainerRecord): Promise<CloudProcess> {
     const proc = new CloudProcess({ signal: (sig) => cannotSignal(rec.Id, sig) });
-    this.agents.expect(rec.Id); // the event of a running invocation cannot be read back: any run
+    // the running invocation's event cannot be read back: its run id is in the function's tags
+    const tags = await this.lambda.send(new ListTagsCommand({ Resource: await this.functionArn(rec.Id) }));
+    this.agents.expect(rec.Id, tags.Tags?.[RUN_TAG]);
     const ended: Promise<Outcome> = pollUntil(
       async () => {
         const now = await lastInvocation(this.logs, this.group(rec.Id), this.s.timeoutSec);
@@ -333,7 +341,7 @@ export class LambdaBackend extends AgentWorkloadBackend implements Backend {
       else if (last.running)
         out.set(spec.id, {
           state: "running",
-          proc: this.reattach(spec.container),
+          proc: await this.reattach(spec.container),
           startedAt: (last.startedAt ?? new Date()).toISOString(),
           paused: false,
         });

@@ -200,8 +200,7 @@ export class CloudAgents {
     const main = await this.bindMain(session, proc, fallbackSignal);
     await session.startMain();
     // an unknown user or group: dockerd reports runc's lookup error as it is
-    if (session.mainError && /^unable to find (user|group) /.test(session.mainError))
-      throw new Error(session.mainError);
+    if (session.mainUnknownUser) throw new Error(session.mainError);
     if (session.mainError)
       throw new Error(
         `failed to create task for container: OCI runtime create failed: unable to start container process: ${session.mainError}: unknown`,

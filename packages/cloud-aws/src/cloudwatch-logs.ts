@@ -129,7 +129,9 @@ export async function readCloudWatchLogs(
 
 /** How long the platform may take to deliver a workload's last lines (awslogs batches every 5 s). */
 const LOG_MARK_TIMEOUT_MS = 15_000;
+/** first poll interval, doubled up to a second: FilterLogEvents allows only 5 calls/s per account */
 const LOG_MARK_POLL_MS = 50;
+const LOG_MARK_POLL_MAX_MS = 1000;
 
 /**
  * Wait until CloudWatch Logs holds both end-of-output markers the agent wrote after the main
@@ -141,7 +143,7 @@ const LOG_MARK_POLL_MS = 50;
 export async function waitForLogMark(src: CloudWatchSource, mark: string): Promise<void> {
   const pattern = `"${logMarkLine(mark)}"`;
   const deadline = Date.now() + LOG_MARK_TIMEOUT_MS;
-  for (;;) {
+  for (let delay = LOG_MARK_POLL_MS; ; delay = Math.min(delay * 2, LOG_MARK_POLL_MAX_MS)) {
     let found = 0;
     try {
       let nextToken: string | undefined;
@@ -172,6 +174,6 @@ export async function waitForLogMark(src: CloudWatchSource, mark: string): Promi
       );
       return;
     }
-    await new Promise((r) => setTimeout(r, LOG_MARK_POLL_MS));
+    await new Promise((r) => setTimeout(r, delay));
   }
 }

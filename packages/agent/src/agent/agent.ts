@@ -12,6 +12,7 @@ import {
   type OpenMsg,
   type PathStatWire,
   type Sequenced,
+  type MainExitWire,
   type UsageWire,
   logMarkLine,
 } from "../protocol.js";
@@ -98,7 +99,7 @@ interface Sinks {
 /** Runs the main process and serves daemon links: exec, attach, archive, signals. */
 export class Agent {
   private main: LocalProcess | undefined;
-  private mainExit: { code: number; error?: string; logMark?: string } | undefined;
+  private mainExit: MainExitWire | undefined;
   private readonly attachSinks = new Set<Sinks>();
   private readonly exitWaiters = new Set<(code: number) => void>();
   private readonly links = new Set<Link>();
@@ -160,7 +161,8 @@ export class Agent {
       const msg = (e as Error).message;
       this.opts.log(`cannot start the main process: ${msg}`);
       // dockerd: 127 when the program is missing, 126 when it cannot be executed
-      this.onMainExit(/not found|no such file/.test(msg) ? 127 : 126, msg);
+      const code = /not found|no such file/.test(msg) ? 127 : 126;
+      this.onMainExit({ code, error: msg, ...(e instanceof UserError ? { unknownUser: true } : {}) });
       spawned();
       return;
     }
@@ -182,14 +184,15 @@ export class Agent {
     spawned();
     const code = await proc.exited;
     await Promise.all([outs.ended, errs?.ended]);
-    this.onMainExit(code, undefined, [outs.lastByte, errs?.lastByte]);
+    this.onMainExit({ code }, [outs.lastByte, errs?.lastByte]);
   }
 
   private onAttach: ((s: Sinks) => void) | undefined;
   private onDetach: ((s: Sinks) => void) | undefined;
 
-  private onMainExit(code: number, error?: string, lastBytes: (number | undefined)[] = []): void {
-    this.mainExit = { code, error, logMark: this.opts.logMark ? writeLogMarks(lastBytes) : undefined };
+  private onMainExit(exit: Omit<MainExitWire, "logMark">, lastBytes: (number | undefined)[] = []): void {
+    const { code } = exit;
+    this.mainExit = { ...exit, ...(this.opts.logMark ? { logMark: writeLogMarks(lastBytes) } : {}) };
     for (const w of this.exitWaiters) w(code);
     this.exitWaiters.clear();
     for (const link of this.links) this.announceExit(link);
@@ -199,17 +202,7 @@ export class Agent {
 
   private announceExit(link: Link): void {
     if (!this.mainExit || link.closed || this.exitSeq.has(link)) return;
-    const { code, error, logMark } = this.mainExit;
-    this.exitSeq.set(
-      link,
-      link.send({
-        t: "main-exit",
-        ch: LINK_CHANNEL,
-        code,
-        ...(error ? { error } : {}),
-        ...(logMark ? { logMark } : {}),
-      }),
-    );
+    this.exitSeq.set(link, link.send({ t: "main-exit", ch: LINK_CHANNEL, ...this.mainExit }));
     link.on("acked", () => this.maybeFinish());
   }
 
