@@ -130,7 +130,7 @@ export async function readCloudWatchLogs(
 /** How long the platform may take to deliver a workload's last lines (awslogs batches every 5 s). */
 const LOG_MARK_TIMEOUT_MS = 15_000;
 /** first poll interval, doubled up to a second: FilterLogEvents allows only 5 calls/s per account */
-const LOG_MARK_POLL_MS = 50;
+const LOG_MARK_POLL_MS = 10;
 const LOG_MARK_POLL_MAX_MS = 1000;
 
 /**
