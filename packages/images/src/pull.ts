@@ -366,7 +366,9 @@ async function fetchLayersAndUnpack(
     await store.installRootfs(record.id, staging);
   } catch (err) {
     abort.abort();
-    await all.catch(() => undefined);
+    // every download has stopped (Promise.all settles at the first failure): nothing is still
+    // writing into the store when the pull reports its error
+    await Promise.allSettled(started);
     await removeTree(staging).catch(() => undefined);
     // an extraction aborted because a download failed: report the download's error
     throw downloadError ?? err;
