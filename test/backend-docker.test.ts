@@ -407,6 +407,7 @@ describe("docker backend: networks, volumes, images", () => {
 
   test("build, commit, save, load, import and push are the engine's own", async () => {
     const img = (name: string) => `${P}-${name}:1`;
+    let digest: string | undefined;
     const idOnEngine = async (ref: string) =>
       (await dockerOk(REF!, ["image", "inspect", "-f", "{{.Id}}", ref])).trim();
     try {
@@ -418,7 +419,8 @@ describe("docker backend: networks, volumes, images", () => {
       assert.match(built, /Successfully tagged/);
       assert.ok((await idOnEngine(img("built"))).startsWith("sha256:"));
       assert.equal(await dockerOk(d.host, ["run", "--rm", img("built")]), "built-on-the-engine\n");
-      const failing = await docker(d.host, ["build", "-"], {
+      // --force-rm: the engine removes the failed RUN's container (it keeps it by default)
+      const failing = await docker(d.host, ["build", "--force-rm", "-"], {
         input: `FROM ${BUSYBOX}\nRUN exit 3\n`,
         env: { DOCKER_BUILDKIT: "0" },
       });
@@ -459,13 +461,14 @@ describe("docker backend: networks, volumes, images", () => {
       const remote = `${REGISTRY}/${P}-pushed:1`;
       await dockerOk(d.host, ["tag", img("built"), remote]);
       const pushed = await dockerOk(d.host, ["push", remote]);
-      const digest = /digest: (sha256:[0-9a-f]{64})/.exec(pushed)?.[1];
+      digest = /digest: (sha256:[0-9a-f]{64})/.exec(pushed)?.[1];
       assert.ok(digest, pushed);
       await dockerOk(d.host, ["rmi", remote]);
       await dockerOk(d.host, ["pull", `${REGISTRY}/${P}-pushed@${digest}`]);
     } finally {
       for (const n of ["built", "committed", "imported"]) await docker(REF!, ["rmi", "-f", img(n)]);
       await docker(REF!, ["rmi", "-f", `${REGISTRY}/${P}-pushed:1`]);
+      if (digest) await docker(REF!, ["rmi", "-f", `${REGISTRY}/${P}-pushed@${digest}`]);
     }
   });
 

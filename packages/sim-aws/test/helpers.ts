@@ -23,7 +23,6 @@ export interface TestSim extends RunningSimulator {
     endpoint: string;
     region: string;
     credentials: { accessKeyId: string; secretAccessKey: string };
-    disableHostPrefix: boolean;
   };
   /** env for the aws CLI */
   cliEnv: Record<string, string>;
@@ -70,7 +69,25 @@ export async function startSim(
     async cleanup() {
       await running.close();
       rmSync(dataDir, { recursive: true, force: true });
+      await removeRegistryImages(running);
     },
   };
   return t;
+}
+
+/**
+ * The images tasks and functions pulled into the engine from this simulator's ECR: its registry
+ * (host:port of its URL) is gone with its data dir, so they would only pile up on the engine.
+ */
+async function removeRegistryImages(running: RunningSimulator): Promise<void> {
+  const prefix = `${new URL(running.url).host}/`;
+  const docker = running.sim.docker;
+  for (const img of await docker.listImages({ digests: true })) {
+    const refs = [...(img.RepoTags ?? []), ...(img.RepoDigests ?? [])];
+    if (!refs.some((r) => r.startsWith(prefix))) continue;
+    await docker
+      .getImage(img.Id)
+      .remove({ force: true })
+      .catch(() => undefined); // still used by a running container: it goes with that container
+  }
 }
