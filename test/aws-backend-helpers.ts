@@ -2,7 +2,8 @@
 // workloads in the reference engine), and `sockerless serve --backend X` pointed at it.
 import net from "node:net";
 import { startSim, type TestSim } from "../packages/sim-aws/test/helpers.js";
-import { dockerOk, startDaemon, type Daemon } from "./helpers.js";
+import assert from "node:assert/strict";
+import { BUSYBOX, docker, dockerOk, startDaemon, type Daemon } from "./helpers.js";
 
 export type { TestSim };
 export { startSim };
@@ -33,6 +34,28 @@ export function startAwsDaemon(
 export async function injectFaults(sim: TestSim, rules: object[]): Promise<void> {
   const r = await fetch(`${sim.url}/_sim/faults`, { method: "POST", body: JSON.stringify(rules) });
   if (!r.ok) throw new Error(`fault injection failed: ${r.status} ${await r.text()}`);
+}
+
+/**
+ * With every batch of output taking 1.5 s into CloudWatch Logs (as the awslogs driver's batching
+ * and Lambda's log delivery can), `docker logs` right after the container exited has every line:
+ * the exit waits for the agent's end-of-output markers.
+ */
+export async function checkLogsCompleteAtExit(sim: TestSim, host: string, name: string): Promise<void> {
+  await injectFaults(sim, [{ operation: "logs:Ingest", kind: "latency", latencyMs: 1500 }]);
+  try {
+    const opts = { timeoutMs: 120_000 };
+    const r = await docker(
+      host,
+      ["run", "--name", name, BUSYBOX, "sh", "-c", "echo first; echo second >&2; exit 2"],
+      opts,
+    );
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(await dockerOk(host, ["logs", name], opts), "first\nsecond\n");
+    await dockerOk(host, ["rm", name], opts);
+  } finally {
+    await injectFaults(sim, []);
+  }
 }
 
 /** A TCP port free right now on loopback. */

@@ -11,7 +11,7 @@ import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import type Docker from "dockerode";
 import tar from "tar-stream";
-import { DockerError } from "@sockerless/api";
+import { Demuxer, DockerError } from "@sockerless/api";
 import {
   AgentExecError,
   connectAgent,
@@ -97,14 +97,10 @@ async function logs(c: Docker.Container): Promise<string> {
   return b.toString("latin1");
 }
 
-/** A non-TTY log body: 8-byte frame headers (stream, size) before each payload. */
+/** A non-TTY log body, demultiplexed. */
 function demux(b: Buffer): { out: string; err: string } {
   const parts: Record<number, string> = { 1: "", 2: "" };
-  for (let i = 0; i + 8 <= b.length;) {
-    const size = b.readUInt32BE(i + 4);
-    parts[b[i]] += b.subarray(i + 8, i + 8 + size).toString("latin1");
-    i += 8 + size;
-  }
+  for (const f of new Demuxer().push(b)) parts[f.stream] += f.payload.toString("latin1");
   return { out: parts[1], err: parts[2] };
 }
 
